@@ -1,0 +1,116 @@
+// Package config parses medid's command-line flags and their environment
+// twins into a typed, validated Config. It is the only place that reads the
+// environment; everything else takes explicit parameters.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is the configuration of `medid serve`.
+type Config struct {
+	Addr                string // listen address
+	DataDir             string // embedded store, ledger, generated secrets
+	BaseURL             string // public URL used in identifiers, metadata and links
+	RedisURL            string // shared state; empty = embedded bbolt
+	TLSCert, TLSKey     string // serve HTTPS directly when both are set
+	AllowInsecureDIDWeb bool   // did:web over plain HTTP for loopback hosts (tests)
+	AdminToken          string // MEDID_ADMIN_TOKEN; empty = generated into DataDir
+	MasterKey           string // MEDID_MASTER_KEY (base64 of 32 bytes); empty = DataDir/master.key
+	LogLevel            string // debug, info, warn, error
+}
+
+// Getenv looks up an environment variable (os.Getenv in production).
+type Getenv func(string) string
+
+// Bind registers the serve flags on fs with defaults taken from the
+// environment twins, and returns the Config they fill.
+func Bind(fs *flag.FlagSet, getenv Getenv) *Config {
+	c := &Config{}
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.Addr, "addr", env("MEDID_ADDR", "127.0.0.1:8080"), "listen address (env MEDID_ADDR)")
+	fs.StringVar(&c.DataDir, "data", env("MEDID_DATA_DIR", "./data"), "data directory (env MEDID_DATA_DIR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("MEDID_BASE_URL", ""), "public base URL (env MEDID_BASE_URL; default http(s)://<addr>)")
+	fs.StringVar(&c.RedisURL, "redis", env("MEDID_REDIS_URL", ""), "Redis URL for shared state (env MEDID_REDIS_URL; unset = embedded bbolt)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("MEDID_TLS_CERT", ""), "TLS certificate file (env MEDID_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", env("MEDID_TLS_KEY", ""), "TLS private key file (env MEDID_TLS_KEY)")
+	insecure, _ := strconv.ParseBool(env("MEDID_ALLOW_INSECURE_DID_WEB", "false"))
+	fs.BoolVar(&c.AllowInsecureDIDWeb, "allow-insecure-did-web", insecure, "resolve did:web over plain HTTP for loopback hosts, for tests (env MEDID_ALLOW_INSECURE_DID_WEB)")
+	fs.StringVar(&c.LogLevel, "log-level", env("MEDID_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env MEDID_LOG_LEVEL)")
+	c.AdminToken = getenv("MEDID_ADMIN_TOKEN")
+	c.MasterKey = getenv("MEDID_MASTER_KEY")
+	return c
+}
+
+// Validate checks the configuration and fills derived defaults (BaseURL).
+func (c *Config) Validate() error {
+	var errs []error
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: %v", c.Addr, err))
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: bad port", c.Addr))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data must not be empty"))
+	} else {
+		c.DataDir = filepath.Clean(c.DataDir)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.BaseURL == "" && err == nil {
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		c.BaseURL = scheme + "://" + net.JoinHostPort(host, port)
+	}
+	if c.BaseURL != "" {
+		u, perr := url.Parse(c.BaseURL)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("--base-url %q: must be an absolute http(s) URL without query or fragment", c.BaseURL))
+		}
+		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	}
+	if c.RedisURL != "" {
+		u, perr := url.Parse(c.RedisURL)
+		if perr != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			errs = append(errs, fmt.Errorf("--redis: must be a redis:// or rediss:// URL"))
+		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("MEDID_ADMIN_TOKEN must be at least 16 characters"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// LedgerOrigin is the checkpoint origin line: the base URL's host and path
+// followed by /ledger (tlog-checkpoint origins are schemeless).
+func (c *Config) LedgerOrigin() string {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil {
+		return "medid/ledger"
+	}
+	return u.Host + strings.TrimRight(u.Path, "/") + "/ledger"
+}

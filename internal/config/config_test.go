@@ -1,0 +1,75 @@
+package config
+
+import (
+	"flag"
+	"strings"
+	"testing"
+)
+
+func parse(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c := Bind(fs, func(k string) string { return env[k] })
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c, c.Validate()
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := parse(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "data" || c.BaseURL != "http://127.0.0.1:8080" || c.RedisURL != "" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if got := c.LedgerOrigin(); got != "127.0.0.1:8080/ledger" {
+		t.Fatalf("origin %q", got)
+	}
+}
+
+func TestEnvTwinsAndFlagsWin(t *testing.T) {
+	env := map[string]string{"MEDID_ADDR": "127.0.0.1:9000", "MEDID_DATA_DIR": "/tmp/x", "MEDID_REDIS_URL": "redis://127.0.0.1:6379/2",
+		"MEDID_BASE_URL": "https://id.example.org/", "MEDID_ADMIN_TOKEN": "0123456789abcdef0123"}
+	c, err := parse(t, env, "--addr", "127.0.0.1:9001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9001" || c.DataDir != "/tmp/x" || c.RedisURL != "redis://127.0.0.1:6379/2" || c.BaseURL != "https://id.example.org" || c.AdminToken == "" {
+		t.Fatalf("%+v", c)
+	}
+	if c.LedgerOrigin() != "id.example.org/ledger" {
+		t.Fatal(c.LedgerOrigin())
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"--addr", "nope"}, "--addr"},
+		{nil, []string{"--tls-cert", "a.pem"}, "go together"},
+		{nil, []string{"--base-url", "ftp://x"}, "--base-url"},
+		{nil, []string{"--redis", "http://x"}, "--redis"},
+		{map[string]string{"MEDID_ADMIN_TOKEN": "short"}, nil, "MEDID_ADMIN_TOKEN"},
+		{nil, []string{"--log-level", "loud"}, "--log-level"},
+	} {
+		_, err := parse(t, tc.env, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: got %v, want error mentioning %q", tc.env, tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestTLSDefaultsToHTTPS(t *testing.T) {
+	c, err := parse(t, nil, "--tls-cert", "c.pem", "--tls-key", "k.pem", "--addr", "0.0.0.0:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseURL != "https://127.0.0.1:8443" {
+		t.Fatal(c.BaseURL)
+	}
+}
