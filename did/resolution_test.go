@@ -225,6 +225,10 @@ func TestResultJSON(t *testing.T) {
 	if want := `{"@context":"https://w3id.org/did-resolution/v1","didDocument":null,"didDocumentMetadata":{},"didResolutionMetadata":{"error":"notFound","errorMessage":"not found"}}`; string(b) != want {
 		t.Fatalf("error result: %s", b)
 	}
+	var errRes Result
+	if err := json.Unmarshal(b, &errRes); err != nil || errRes.Document != nil || errRes.ResolutionMetadata.Error != "notFound" {
+		t.Fatalf("decoding an error result: %+v, %v", errRes, err)
+	}
 	if err := json.Unmarshal([]byte(`{"didDocumentMetadata":{"created":"yesterday"}}`), &back); err == nil || !strings.Contains(err.Error(), "created") {
 		t.Fatalf("bad time: %v", err)
 	}

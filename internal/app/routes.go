@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/medid/medid/did/didhttp"
+	"github.com/medid/medid/internal/httpx"
+	"github.com/medid/medid/internal/kv"
+	"github.com/medid/medid/internal/ledger"
+	"github.com/medid/medid/openapi"
+)
+
+// registrationRate is the sustained client-managed registration rate per
+// client address (burst 20).
+const registrationRate = 5
+
+func (a *App) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	// Rate limits key on the connection's address: X-Forwarded-For is not
+	// trusted unless a deployment configures a trusted proxy.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = httpx.ErrorHandler(a.Log)
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
+	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit("1M"))
+	e.Use(a.metricsMiddleware())
+
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", a.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})))
+	e.GET("/openapi.yaml", echo.WrapHandler(openapi.Handler()))
+
+	lh := http.StripPrefix("/ledger", ledger.Handler(a.Ledger))
+	e.GET("/ledger/*", echo.WrapHandler(lh))
+	e.HEAD("/ledger/*", echo.WrapHandler(lh))
+
+	root := e.Group("")
+	didhttp.Register(root, a.Resolver)
+	a.Registrar.Register(root, a.adminToken, httpx.NewRateLimiter(registrationRate, 20))
+	return e
+}
+
+func (a *App) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if _, err := a.Store.Get(ctx, "readyz-probe"); err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return httpx.Unavailable("store unreachable", 5, err)
+	}
+	if _, err := a.Ledger.Checkpoint(ctx); err != nil {
+		return httpx.Unavailable("ledger has no readable checkpoint", 5, err)
+	}
+	return c.String(http.StatusOK, "ready\n")
+}
+
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(a *App) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "medid_http_requests_total", Help: "HTTP requests by route and status code.",
+	}, []string{"route", "code"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "medid_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	}, []string{"route"})
+	size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "medid_ledger_checkpoint_size", Help: "Size of the latest published ledger checkpoint.",
+	}, func() float64 {
+		if a.Ledger == nil {
+			return 0
+		}
+		cp, err := a.Ledger.Checkpoint(context.Background())
+		if err != nil {
+			return 0
+		}
+		return float64(cp.Size)
+	})
+	m.reg.MustRegister(m.requests, m.latency, size,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (a *App) metricsMiddleware() echo.MiddlewareFunc {
+	a.metrics = newMetrics(a)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			code := c.Response().Status
+			if err != nil {
+				code = httpx.AsErrorStatus(err)
+			}
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			a.metrics.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+			a.metrics.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			return err
+		}
+	}
+}
