@@ -80,6 +80,10 @@ func problemFor(err error) error {
 			e := httpx.NotFound(re.Error())
 			e.Field = re.Field
 			return e
+		case re.Unauthenticated:
+			e := httpx.Unauthorized(re.Error())
+			e.Field = re.Field
+			return e
 		case re.Forbidden:
 			e := httpx.Forbidden("forbidden", re.Error())
 			e.Field = re.Field

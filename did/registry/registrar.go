@@ -143,6 +143,8 @@ type RequestError struct {
 	Field, Reason string
 	NotFound      bool
 	Forbidden     bool
+	// Unauthenticated marks an admin-only request made without the token.
+	Unauthenticated bool
 }
 
 func (e *RequestError) Error() string { return e.Field + ": " + e.Reason }
@@ -201,7 +203,7 @@ func (g *Registrar) Create(ctx context.Context, req *Request, admin bool) (*Regi
 		return g.signingRequest(ctx, "create", op, req.Options.UpdateKey, "update")
 	}
 	if !admin {
-		return nil, &RequestError{Field: "options.clientSecretMode", Reason: "internal secret mode requires the admin token; set clientSecretMode to manage keys yourself", Forbidden: true}
+		return nil, &RequestError{Field: "options.clientSecretMode", Reason: "internal secret mode requires the admin token; set clientSecretMode to manage keys yourself", Unauthenticated: true}
 	}
 	if g.keys == nil {
 		return nil, reqErr("options.clientSecretMode", "this server does not hold keys")
@@ -317,7 +319,7 @@ func (g *Registrar) Update(ctx context.Context, req *Request, admin bool) (*Regi
 		return g.signingRequest(ctx, "update", op, st.UpdateKey, "update")
 	}
 	if !admin {
-		return nil, &RequestError{Field: "options.clientSecretMode", Reason: "internal secret mode requires the admin token", Forbidden: true}
+		return nil, &RequestError{Field: "options.clientSecretMode", Reason: "internal secret mode requires the admin token; set clientSecretMode to manage keys yourself", Unauthenticated: true}
 	}
 	uk, err := g.heldKey(ctx, subject, st.UpdateKey, updateKeyID)
 	if err != nil {
@@ -379,7 +381,7 @@ func (g *Registrar) Deactivate(ctx context.Context, req *Request, admin bool) (*
 		return g.signingRequest(ctx, "deactivate", op, req.Options.RecoveryKey, "recovery")
 	}
 	if !admin {
-		return nil, &RequestError{Field: "options.clientSecretMode", Reason: "internal secret mode requires the admin token", Forbidden: true}
+		return nil, &RequestError{Field: "options.clientSecretMode", Reason: "internal secret mode requires the admin token; set clientSecretMode to manage keys yourself", Unauthenticated: true}
 	}
 	rk, err := g.heldRecoveryKey(ctx, subject, st.RecoveryCommitment)
 	if err != nil {

@@ -108,7 +108,7 @@ func TestInternalSecretModeCreateUpdateDeactivate(t *testing.T) {
 		t.Fatalf("after add: %+v", res.Document)
 	}
 	// Without the token, internal mode is refused; with a wrong one, 401.
-	if code, _, _ := s.post(t, "/1.0/deactivate", "", map[string]any{"did": d}); code != http.StatusForbidden {
+	if code, _, _ := s.post(t, "/1.0/deactivate", "", map[string]any{"did": d}); code != http.StatusUnauthorized {
 		t.Fatalf("deactivate without token: %d", code)
 	}
 	if code, _, h := s.post(t, "/1.0/deactivate", "wrong-token-wrong-token", map[string]any{"did": d}); code != http.StatusUnauthorized || h.Get("WWW-Authenticate") == "" {
@@ -199,7 +199,7 @@ func TestRegistrarBadInput(t *testing.T) {
 		{"option that does not apply", "/1.0/create?method=medid", cm(map[string]any{"rotateUpdateKey": true}), 400, "options.rotateUpdateKey"},
 		{"unknown DID", "/1.0/update", map[string]any{"did": "did:medid:" + strings.Repeat("a", 52), "didDocument": map[string]any{}, "options": map[string]any{"clientSecretMode": true}}, 404, "did"},
 		{"malformed DID", "/1.0/deactivate", map[string]any{"did": "not-a-did"}, 400, "did"},
-		{"internal mode without token", "/1.0/create?method=medid", map[string]any{}, 403, "options.clientSecretMode"},
+		{"internal mode without token", "/1.0/create?method=medid", map[string]any{}, 401, "options.clientSecretMode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, _ := s.post(t, tc.path, "", tc.body)
