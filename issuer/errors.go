@@ -1,0 +1,69 @@
+package issuer
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// OAuthError is an OAuth 2.0 / OpenID4VCI error response.
+type OAuthError struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	Status      int    `json:"-"`
+	// Cause is logged, never sent.
+	Cause error `json:"-"`
+}
+
+func (e *OAuthError) Error() string {
+	s := e.Code + ": " + e.Description
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns the logged cause.
+func (e *OAuthError) Unwrap() error { return e.Cause }
+
+// The OpenID4VCI and OAuth error codes medid answers with.
+const (
+	CodeInvalidRequest           = "invalid_request"
+	CodeInvalidGrant             = "invalid_grant"
+	CodeUnsupportedGrantType     = "unsupported_grant_type"
+	CodeInvalidToken             = "invalid_token"
+	CodeInvalidCredentialRequest = "invalid_credential_request"
+	CodeUnknownConfiguration     = "unknown_credential_configuration"
+	CodeInvalidProof             = "invalid_proof"
+	CodeInvalidNonce             = "invalid_nonce"
+	CodeCredentialRequestDenied  = "credential_request_denied"
+)
+
+func oauthErr(code string, status int, format string, args ...any) *OAuthError {
+	return &OAuthError{Code: code, Status: status, Description: fmt.Sprintf(format, args...)}
+}
+
+func invalidRequest(format string, args ...any) *OAuthError {
+	return oauthErr(CodeInvalidRequest, http.StatusBadRequest, format, args...)
+}
+
+func invalidGrant(format string, args ...any) *OAuthError {
+	return oauthErr(CodeInvalidGrant, http.StatusBadRequest, format, args...)
+}
+
+func invalidProof(format string, args ...any) *OAuthError {
+	return oauthErr(CodeInvalidProof, http.StatusBadRequest, format, args...)
+}
+
+func invalidToken(format string, args ...any) *OAuthError {
+	return oauthErr(CodeInvalidToken, http.StatusUnauthorized, format, args...)
+}
+
+// AsOAuth returns err as an *OAuthError, or nil if it is not one.
+func AsOAuth(err error) *OAuthError {
+	var oe *OAuthError
+	if errors.As(err, &oe) {
+		return oe
+	}
+	return nil
+}

@@ -1,0 +1,432 @@
+package issuer
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/medid/medid/internal/keys"
+	"github.com/medid/medid/internal/kv"
+)
+
+// GrantPreAuthorized is the OAuth grant type of the pre-authorized code flow.
+const GrantPreAuthorized = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+
+// Store keys.
+const (
+	offerPrefix = "vci/offer/" // offer id → the credential offer JSON
+	codePrefix  = "vci/code/"  // sha256(pre-authorized code) → sealed grant
+	tokenPrefix = "vci/at/"    // sha256(access token) → sealed grant
+	noncePrefix = "vci/nonce/" // sha256(c_nonce) → issue time
+)
+
+// Options configures a Service.
+type Options struct {
+	// CredentialIssuer is the issuer identifier (the base URL), which key
+	// proofs must name as their audience.
+	CredentialIssuer string
+	Configurations   []Configuration
+	// Minters by configuration ID.
+	Minters map[string]Minter
+	// BatchSize is the most credentials one request may ask for (default 10).
+	BatchSize int
+	OfferTTL  time.Duration // default 10 minutes
+	TokenTTL  time.Duration // default 10 minutes
+	NonceTTL  time.Duration // default 5 minutes
+	// ProofMaxAge bounds a key proof's iat (default 5 minutes); Skew is
+	// the tolerated clock skew (default 60 s).
+	ProofMaxAge, Skew time.Duration
+	Now               func() time.Time
+	Logger            *slog.Logger
+}
+
+// Service is the OpenID4VCI credential issuer.
+type Service struct {
+	opt     Options
+	store   kv.Store
+	sealer  *keys.Sealer
+	configs map[string]Configuration
+}
+
+// New returns an issuer service. sealer encrypts pending claims at rest.
+func New(store kv.Store, sealer *keys.Sealer, opts Options) (*Service, error) {
+	if opts.CredentialIssuer == "" {
+		return nil, errors.New("issuer: CredentialIssuer is required")
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 10
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.OfferTTL, 10*time.Minute)
+	def(&opts.TokenTTL, 10*time.Minute)
+	def(&opts.NonceTTL, 5*time.Minute)
+	def(&opts.ProofMaxAge, 5*time.Minute)
+	def(&opts.Skew, 60*time.Second)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Service{opt: opts, store: store, sealer: sealer, configs: map[string]Configuration{}}
+	for _, c := range opts.Configurations {
+		if _, ok := opts.Minters[c.ID]; !ok {
+			return nil, fmt.Errorf("issuer: no minter for configuration %q", c.ID)
+		}
+		s.configs[c.ID] = c
+	}
+	return s, nil
+}
+
+// grant is what a pre-authorized code (and then an access token) carries.
+type grant struct {
+	OfferID          string         `json:"offer"`
+	ConfigurationIDs []string       `json:"configs"`
+	Claims           map[string]any `json:"claims"`
+	TxCodeMAC        []byte         `json:"tx,omitempty"`
+	Expires          time.Time      `json:"exp"`
+}
+
+// OfferRequest is POST /issuer/offers.
+type OfferRequest struct {
+	ConfigurationIDs []string       `json:"credential_configuration_ids"`
+	Claims           map[string]any `json:"claims"`
+	TxCode           bool           `json:"tx_code"`
+}
+
+// Offer is a created credential offer.
+type Offer struct {
+	ID       string    `json:"id"`
+	OfferURI string    `json:"offer_uri"`
+	TxCode   string    `json:"tx_code,omitempty"`
+	Expires  time.Time `json:"expires_at"`
+	// CredentialOffer is the offer object (what credential_offer_uri serves).
+	CredentialOffer json.RawMessage `json:"credential_offer"`
+}
+
+// ClaimsValidator validates the claims of an offer for one configuration
+// (the credential type's rules); it names the offending field on error.
+type ClaimsValidator func(cfg Configuration, claims map[string]any) error
+
+// CreateOffer creates a single-use, expiring offer for the given
+// configurations. validate checks the claims before anything is stored.
+func (s *Service) CreateOffer(ctx context.Context, req OfferRequest, offerURIBase string, validate ClaimsValidator) (*Offer, error) {
+	if len(req.ConfigurationIDs) == 0 {
+		return nil, &FieldError{Field: "credential_configuration_ids", Reason: "at least one is required"}
+	}
+	for i, id := range req.ConfigurationIDs {
+		cfg, ok := s.configs[id]
+		if !ok {
+			return nil, &FieldError{Field: fmt.Sprintf("credential_configuration_ids[%d]", i), Reason: fmt.Sprintf("unknown configuration %q", id)}
+		}
+		if validate != nil {
+			if err := validate(cfg, req.Claims); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if req.Claims == nil {
+		return nil, &FieldError{Field: "claims", Reason: "required"}
+	}
+	id, code := randomToken(16), randomToken(32)
+	now := s.opt.Now()
+	exp := now.Add(s.opt.OfferTTL)
+	g := grant{OfferID: id, ConfigurationIDs: req.ConfigurationIDs, Claims: req.Claims, Expires: exp}
+	var tx string
+	if req.TxCode {
+		tx = randomDigits(6)
+		g.TxCodeMAC = s.macTx(code, tx)
+	}
+	preAuth := map[string]any{"pre-authorized_code": code}
+	if req.TxCode {
+		preAuth["tx_code"] = map[string]any{"input_mode": "numeric", "length": 6,
+			"description": "Enter the code the issuer gave you"}
+	}
+	offerJSON, err := json.Marshal(map[string]any{
+		"credential_issuer":            s.opt.CredentialIssuer,
+		"credential_configuration_ids": req.ConfigurationIDs,
+		"grants":                       map[string]any{GrantPreAuthorized: preAuth},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.putSealed(ctx, codePrefix+hashKey(code), g, s.opt.OfferTTL); err != nil {
+		return nil, err
+	}
+	// The offer itself carries the code: it is sealed too, and served once
+	// by reference to the wallet.
+	sealedOffer, err := s.sealer.Seal(offerJSON, []byte(offerPrefix+id))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Put(ctx, offerPrefix+id, sealedOffer, s.opt.OfferTTL); err != nil {
+		return nil, err
+	}
+	ref := strings.TrimRight(offerURIBase, "/") + "/" + id
+	return &Offer{ID: id, OfferURI: "openid-credential-offer://?credential_offer_uri=" + url.QueryEscape(ref),
+		TxCode: tx, Expires: exp, CredentialOffer: offerJSON}, nil
+}
+
+// CredentialOffer returns the offer JSON for credential_offer_uri.
+func (s *Service) CredentialOffer(ctx context.Context, id string) (json.RawMessage, error) {
+	raw, err := s.store.Get(ctx, offerPrefix+id)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, ErrOfferNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.sealer.Open(raw, []byte(offerPrefix+id))
+}
+
+// ErrOfferNotFound reports an unknown, expired or redeemed offer.
+var ErrOfferNotFound = errors.New("issuer: offer not found, expired or already redeemed")
+
+// FieldError is a refused admin request naming the field.
+type FieldError struct{ Field, Reason string }
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// TokenResponse is the token endpoint's answer.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// Token redeems a pre-authorized code (RFC 6749 token endpoint with the
+// OpenID4VCI pre-authorized grant). The code is taken atomically: it is
+// redeemed at most once, and a wrong tx_code burns it.
+func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, error) {
+	if gt := form.Get("grant_type"); gt != GrantPreAuthorized {
+		if gt == "" {
+			return nil, invalidRequest("grant_type is required")
+		}
+		return nil, oauthErr(CodeUnsupportedGrantType, http.StatusBadRequest, "only the pre-authorized code grant is supported")
+	}
+	code := form.Get("pre-authorized_code")
+	if code == "" {
+		return nil, invalidRequest("pre-authorized_code is required")
+	}
+	var g grant
+	if err := s.takeSealed(ctx, codePrefix+hashKey(code), &g); err != nil {
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil, invalidGrant("the pre-authorized code is invalid, expired or already used")
+		}
+		return nil, err
+	}
+	// The offer is spent once its code is.
+	_ = s.store.Delete(ctx, offerPrefix+g.OfferID)
+	if !s.opt.Now().Before(g.Expires) {
+		return nil, invalidGrant("the pre-authorized code has expired")
+	}
+	if g.TxCodeMAC != nil {
+		tx := form.Get("tx_code")
+		if tx == "" || !hmac.Equal(g.TxCodeMAC, s.macTx(code, tx)) {
+			return nil, invalidGrant("the transaction code is missing or wrong; the offer is now spent, ask the issuer for a new one")
+		}
+	} else if form.Get("tx_code") != "" {
+		return nil, invalidRequest("this offer has no transaction code")
+	}
+	g.TxCodeMAC = nil
+	g.Expires = s.opt.Now().Add(s.opt.TokenTTL)
+	tok := randomToken(32)
+	if err := s.putSealed(ctx, tokenPrefix+hashKey(tok), g, s.opt.TokenTTL); err != nil {
+		return nil, err
+	}
+	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(s.opt.TokenTTL.Seconds())}, nil
+}
+
+// Nonce issues a fresh c_nonce for key proofs (the nonce endpoint).
+func (s *Service) Nonce(ctx context.Context) (string, error) {
+	n := randomToken(24)
+	t, _ := s.opt.Now().MarshalText()
+	return n, s.store.Put(ctx, noncePrefix+hashKey(n), t, s.opt.NonceTTL)
+}
+
+// CredentialRequest is the credential endpoint's request body.
+type CredentialRequest struct {
+	CredentialConfigurationID string `json:"credential_configuration_id,omitempty"`
+	CredentialIdentifier      string `json:"credential_identifier,omitempty"`
+	Proofs                    *struct {
+		JWT []string `json:"jwt"`
+	} `json:"proofs,omitempty"`
+}
+
+// CredentialResponse is the credential endpoint's answer.
+type CredentialResponse struct {
+	Credentials    []IssuedCredential `json:"credentials"`
+	NotificationID string             `json:"notification_id,omitempty"`
+}
+
+// IssuedCredential is one entry of credentials.
+type IssuedCredential struct {
+	Credential any `json:"credential"`
+}
+
+// Credential handles the credential endpoint: the access token must be
+// valid, every key proof must verify and carry one fresh c_nonce (consumed
+// once for the whole request), and each proof gets its own credential.
+func (s *Service) Credential(ctx context.Context, accessToken string, req *CredentialRequest) (*CredentialResponse, error) {
+	var g grant
+	if err := s.getSealed(ctx, tokenPrefix+hashKey(accessToken), &g); err != nil {
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil, invalidToken("the access token is invalid or expired")
+		}
+		return nil, err
+	}
+	if !s.opt.Now().Before(g.Expires) {
+		return nil, invalidToken("the access token has expired")
+	}
+	if req.CredentialIdentifier != "" {
+		return nil, oauthErr(CodeInvalidCredentialRequest, http.StatusBadRequest, "credential_identifier is not supported; use credential_configuration_id")
+	}
+	id := req.CredentialConfigurationID
+	if id == "" {
+		return nil, oauthErr(CodeInvalidCredentialRequest, http.StatusBadRequest, "credential_configuration_id is required")
+	}
+	cfg, ok := s.configs[id]
+	if !ok {
+		return nil, oauthErr(CodeUnknownConfiguration, http.StatusBadRequest, "unknown credential configuration %q", id)
+	}
+	offered := false
+	for _, c := range g.ConfigurationIDs {
+		offered = offered || c == id
+	}
+	if !offered {
+		return nil, oauthErr(CodeCredentialRequestDenied, http.StatusBadRequest, "the offer did not include %q", id)
+	}
+	if req.Proofs == nil || len(req.Proofs.JWT) == 0 {
+		return nil, invalidProof("proofs.jwt is required: the credential is bound to a key the wallet proves it holds")
+	}
+	if len(req.Proofs.JWT) > s.opt.BatchSize {
+		return nil, oauthErr(CodeInvalidCredentialRequest, http.StatusBadRequest, "at most %d proofs per request", s.opt.BatchSize)
+	}
+	proofs := make([]*verifiedProof, len(req.Proofs.JWT))
+	nonce := ""
+	for i, p := range req.Proofs.JWT {
+		vp, err := verifyProof(p, s.opt.CredentialIssuer, s.opt.Now(), s.opt.ProofMaxAge, s.opt.Skew)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && vp.Nonce != nonce {
+			return nil, oauthErr(CodeInvalidNonce, http.StatusBadRequest, "all proofs of one request must carry the same c_nonce")
+		}
+		nonce = vp.Nonce
+		proofs[i] = vp
+	}
+	for i := range proofs {
+		for j := range i {
+			if proofs[i].Thumbprint == proofs[j].Thumbprint {
+				return nil, invalidProof("proofs %d and %d use the same key; each credential of a batch needs its own key", j, i)
+			}
+		}
+	}
+	// The nonce is consumed once, after every proof verified.
+	if _, err := s.store.Take(ctx, noncePrefix+hashKey(nonce)); err != nil {
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil, oauthErr(CodeInvalidNonce, http.StatusBadRequest, "c_nonce is unknown, expired or already used; fetch a new one from the nonce endpoint")
+		}
+		return nil, err
+	}
+	resp := &CredentialResponse{NotificationID: randomToken(16)}
+	minter := s.opt.Minters[id]
+	for _, p := range proofs {
+		m, err := minter.Mint(ctx, MintRequest{Configuration: cfg, Claims: g.Claims, Holder: p.Key, HolderJWK: p.JWK})
+		if err != nil {
+			return nil, err
+		}
+		resp.Credentials = append(resp.Credentials, IssuedCredential{Credential: m.Credential})
+		s.opt.Logger.InfoContext(ctx, "credential issued", "configuration", id, "credential_id", m.ID, "status", m.Status, "holder_key", p.Thumbprint)
+	}
+	return resp, nil
+}
+
+// macTx binds a transaction code to its pre-authorized code. It is stored
+// inside the sealed grant; the code itself is high-entropy, so the hash
+// reveals nothing without it.
+func (s *Service) macTx(code, tx string) []byte {
+	sum := sha256.Sum256([]byte(code + "\x00" + tx))
+	return sum[:]
+}
+
+func (s *Service) putSealed(ctx context.Context, key string, v any, ttl time.Duration) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.sealer.Seal(b, []byte(key))
+	if err != nil {
+		return err
+	}
+	return s.store.CompareAndSwap(ctx, key, nil, sealed, ttl)
+}
+
+func (s *Service) openInto(key string, raw []byte, v any) error {
+	b, err := s.sealer.Open(raw, []byte(key))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (s *Service) takeSealed(ctx context.Context, key string, v any) error {
+	raw, err := s.store.Take(ctx, key)
+	if err != nil {
+		return err
+	}
+	return s.openInto(key, raw, v)
+}
+
+func (s *Service) getSealed(ctx context.Context, key string, v any) error {
+	raw, err := s.store.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	return s.openInto(key, raw, v)
+}
+
+// hashKey stores secrets (codes, tokens, nonces) only by their hash.
+func hashKey(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func randomDigits(n int) string {
+	const digits = "0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = digits[int(randUint32()%10)]
+	}
+	return string(b)
+}
+
+func randUint32() uint32 {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
