@@ -139,7 +139,15 @@ func documentFor(docPath string, alg keys.Algorithm) (json.RawMessage, *keys.Pri
 	return doc, vk, err
 }
 
-func didCreate(ctx context.Context, cl *registry.Client, kf *keyFile, alg keys.Algorithm, docPath string) (*registry.RegistrationState, error) {
+// controllerKeys are a fresh set of controller keys and the document
+// content that goes with them, ready to be saved before use.
+type controllerKeys struct {
+	update, recovery *keys.PrivateKey
+	doc              json.RawMessage
+	entry            *didKeys
+}
+
+func newControllerKeys(alg keys.Algorithm, docPath string) (*controllerKeys, error) {
 	upd, err := keys.Generate(keys.ES256)
 	if err != nil {
 		return nil, err
@@ -152,8 +160,6 @@ func didCreate(ctx context.Context, cl *registry.Client, kf *keyFile, alg keys.A
 	if err != nil {
 		return nil, err
 	}
-	// Save the keys before the server learns of them: a DID whose keys were
-	// lost could never be updated or recovered.
 	entry := &didKeys{Verification: map[string]string{}}
 	if entry.Update, err = encodeKey(upd); err != nil {
 		return nil, err
@@ -166,6 +172,17 @@ func didCreate(ctx context.Context, cl *registry.Client, kf *keyFile, alg keys.A
 			return nil, err
 		}
 	}
+	return &controllerKeys{update: upd, recovery: rec, doc: doc, entry: entry}, nil
+}
+
+func didCreate(ctx context.Context, cl *registry.Client, kf *keyFile, alg keys.Algorithm, docPath string) (*registry.RegistrationState, error) {
+	nk, err := newControllerKeys(alg, docPath)
+	if err != nil {
+		return nil, err
+	}
+	upd, rec, doc, entry := nk.update, nk.recovery, nk.doc, nk.entry
+	// Save the keys before the server learns of them: a DID whose keys were
+	// lost could never be updated or recovered.
 	pending := "pending:" + upd.Thumbprint()
 	kf.DIDs[pending] = entry
 	if err := kf.save(); err != nil {
@@ -240,30 +257,11 @@ func didRecover(ctx context.Context, cl *registry.Client, kf *keyFile, d string,
 	if err != nil {
 		return nil, err
 	}
-	doc, vk, err := documentFor(docPath, alg)
+	nk, err := newControllerKeys(alg, docPath)
 	if err != nil {
 		return nil, err
 	}
-	nu, err := keys.Generate(keys.ES256)
-	if err != nil {
-		return nil, err
-	}
-	nr, err := keys.Generate(keys.ES256)
-	if err != nil {
-		return nil, err
-	}
-	fresh := &didKeys{Verification: map[string]string{}}
-	if fresh.Update, err = encodeKey(nu); err != nil {
-		return nil, err
-	}
-	if fresh.Recovery, err = encodeKey(nr); err != nil {
-		return nil, err
-	}
-	if vk != nil {
-		if fresh.Verification["#key-1"], err = encodeKey(vk); err != nil {
-			return nil, err
-		}
-	}
+	nu, nr, doc, fresh := nk.update, nk.recovery, nk.doc, nk.entry
 	kf.DIDs["recovering:"+d] = fresh
 	if err := kf.save(); err != nil {
 		return nil, err

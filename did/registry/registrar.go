@@ -347,7 +347,12 @@ func (g *Registrar) Update(ctx context.Context, req *Request, admin bool) (*Regi
 			return nil, err
 		}
 	}
-	signed, err := signOp(op, uk)
+	return g.signAndSubmit(ctx, op, uk)
+}
+
+// signAndSubmit signs op with a key the server holds and submits it.
+func (g *Registrar) signAndSubmit(ctx context.Context, op *Operation, k *keys.PrivateKey) (*RegistrationState, error) {
+	signed, err := signOp(op, k)
 	if err != nil {
 		return nil, err
 	}
@@ -391,15 +396,7 @@ func (g *Registrar) Deactivate(ctx context.Context, req *Request, admin bool) (*
 	if err != nil {
 		return nil, err
 	}
-	signed, err := signOp(&Operation{Type: OpDeactivate, DID: subject, Prev: st.OpHash, RecoveryKey: rkJWK}, rk)
-	if err != nil {
-		return nil, err
-	}
-	res, err := g.reg.Submit(ctx, signed)
-	if err != nil {
-		return nil, err
-	}
-	return finished(res), nil
+	return g.signAndSubmit(ctx, &Operation{Type: OpDeactivate, DID: subject, Prev: st.OpHash, RecoveryKey: rkJWK}, rk)
 }
 
 func (g *Registrar) current(ctx context.Context, s string) (*State, string, error) {
