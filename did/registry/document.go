@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/medid/medid/internal/keys"
 )
@@ -10,7 +11,7 @@ import (
 // applyDocumentOperations computes the next document from the current one
 // and the DIF didDocumentOperation list (setDidDocument, addToDidDocument,
 // removeFromDidDocument; setDidDocument when omitted).
-func applyDocumentOperations(current json.RawMessage, ops []string, docs []json.RawMessage) (json.RawMessage, error) {
+func applyDocumentOperations(subject string, current json.RawMessage, ops []string, docs []json.RawMessage) (json.RawMessage, error) {
 	if len(docs) == 0 {
 		return nil, reqErr("didDocument", "required")
 	}
@@ -54,11 +55,11 @@ func applyDocumentOperations(current json.RawMessage, ops []string, docs []json.
 				}
 				drop := map[string]bool{}
 				for _, e := range rm {
-					drop[entryID(e)] = true
+					drop[entryID(subject, e)] = true
 				}
 				kept := []any{}
 				for _, e := range have {
-					if !drop[entryID(e)] {
+					if !drop[entryID(subject, e)] {
 						kept = append(kept, e)
 					}
 				}
@@ -72,14 +73,22 @@ func applyDocumentOperations(current json.RawMessage, ops []string, docs []json.
 	return json.Marshal(doc)
 }
 
-// entryID identifies an array entry: its id member, or itself if a string.
-func entryID(e any) string {
+// entryID identifies an array entry: its id member, or itself if a
+// string, with ids of the subject's own fragments in relative form so that
+// "#key-1" and "did:medid:…#key-1" name the same entry.
+func entryID(subject string, e any) string {
+	rel := func(id string) string {
+		if f, ok := strings.CutPrefix(id, subject+"#"); ok {
+			return "#" + f
+		}
+		return id
+	}
 	switch v := e.(type) {
 	case string:
-		return v
+		return rel(v)
 	case map[string]any:
 		if id, ok := v["id"].(string); ok {
-			return id
+			return rel(id)
 		}
 	}
 	b, _ := json.Marshal(e)

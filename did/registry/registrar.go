@@ -296,7 +296,7 @@ func (g *Registrar) Update(ctx context.Context, req *Request, admin bool) (*Regi
 	if err != nil {
 		return nil, err
 	}
-	doc, err := applyDocumentOperations(cur.Document, req.DIDDocumentOperation, req.DIDDocument)
+	doc, err := applyDocumentOperations(subject, cur.Document, req.DIDDocumentOperation, req.DIDDocument)
 	if err != nil {
 		return nil, err
 	}

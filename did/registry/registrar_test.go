@@ -107,6 +107,19 @@ func TestInternalSecretModeCreateUpdateDeactivate(t *testing.T) {
 	if len(res.Document.Service) != 1 || len(res.Document.VerificationMethod) != 2 || res.DocumentMetadata.VersionID != "2" {
 		t.Fatalf("after add: %+v", res.Document)
 	}
+	// Remove a key by its relative id (the stored document has absolute
+	// ids): both forms name the same entry.
+	code, out, _ = s.post(t, "/1.0/update", adminToken, map[string]any{"did": d,
+		"didDocumentOperation": []string{"removeFromDidDocument"},
+		"didDocument": []any{map[string]any{"verificationMethod": []any{map[string]any{"id": "#key-2"}},
+			"authentication": []any{"#key-2"}, "assertionMethod": []any{d + "#key-2"}}}})
+	if code != http.StatusOK {
+		t.Fatalf("remove #key-2: %d %v", code, out)
+	}
+	res, _ = s.reg.Resolve(ctx, mustDID(t, d), did.ResolutionOptions{})
+	if len(res.Document.VerificationMethod) != 1 || res.Document.VerificationMethod[0].ID != d+"#key-1" || len(res.Document.AssertionMethod) != 1 {
+		t.Fatalf("after removing #key-2: %+v", res.Document)
+	}
 	// Without the token, internal mode is refused; with a wrong one, 401.
 	if code, _, _ := s.post(t, "/1.0/deactivate", "", map[string]any{"did": d}); code != http.StatusUnauthorized {
 		t.Fatalf("deactivate without token: %d", code)
