@@ -21,6 +21,12 @@ type Configuration struct {
 	Claims []ClaimMetadata
 	// SigningAlgs are the credential signing algorithms (e.g. ES256).
 	SigningAlgs []string
+	// ContextURL is the type's JSON-LD context and SchemaURL its JSON
+	// Schema (credentialSchema), both served by the issuer.
+	ContextURL, SchemaURL string
+	// AlwaysVisible names claims an SD-JWT VC never makes selectively
+	// disclosable.
+	AlwaysVisible []string
 }
 
 // Display is a localised name and description.

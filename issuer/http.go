@@ -29,9 +29,9 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 			if errors.As(err, &fe) {
 				return httpx.BadRequest(fe.Field, fe.Error())
 			}
-			var ve interface{ FieldName() string }
-			if errors.As(err, &ve) {
-				return httpx.Unprocessable("invalid-claims", ve.FieldName(), err.Error())
+			var ce *ClaimsError
+			if errors.As(err, &ce) {
+				return httpx.Unprocessable("invalid-claims", ce.Field, err.Error())
 			}
 			return err
 		}
@@ -99,7 +99,12 @@ func (s *Service) oauth(h func(echo.Context) (any, error)) echo.HandlerFunc {
 				oe = &OAuthError{Code: "server_error", Status: http.StatusInternalServerError, Description: "the issuer could not complete the request"}
 			}
 			if oe.Status == http.StatusUnauthorized {
-				c.Response().Header().Set("WWW-Authenticate", `Bearer error="`+oe.Code+`"`)
+				// RFC 6750 §3.1: no error code when no token was sent.
+				if c.Request().Header.Get("Authorization") == "" {
+					c.Response().Header().Set("WWW-Authenticate", `Bearer realm="medid"`)
+				} else {
+					c.Response().Header().Set("WWW-Authenticate", `Bearer error="`+oe.Code+`"`)
+				}
 			}
 			return c.JSON(oe.Status, oe)
 		}
@@ -134,7 +139,7 @@ func (s *Service) Metadata() map[string]any {
 	for _, c := range s.opt.Configurations {
 		m := map[string]any{
 			"format": c.Format,
-			"cryptographic_binding_methods_supported": []string{"jwk"},
+			"cryptographic_binding_methods_supported": bindingMethods(c.Format),
 			"credential_signing_alg_values_supported": c.SigningAlgs,
 			"proof_types_supported": map[string]any{
 				"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"ES256", "EdDSA"}},
@@ -170,4 +175,13 @@ func (s *Service) AuthorizationServerMetadata() map[string]any {
 		"response_types_supported":                        []string{},
 		"token_endpoint_auth_methods_supported":           []string{"none"},
 	}
+}
+
+// bindingMethods says how a format binds the credential to the holder:
+// SD-JWT VC through cnf.jwk, jwt_vc_json through the subject's did:jwk.
+func bindingMethods(format string) []string {
+	if format == "jwt_vc_json" {
+		return []string{"did:jwk"}
+	}
+	return []string{"jwk"}
 }

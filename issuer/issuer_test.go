@@ -256,7 +256,7 @@ func TestPreAuthorizedFlowWithBatch(t *testing.T) {
 		t.Fatalf("credential: %d %v", status, cred)
 	}
 	creds := cred["credentials"].([]any)
-	if len(creds) != 2 || cred["notification_id"] == "" {
+	if len(creds) != 2 {
 		t.Fatalf("batch: %v", cred)
 	}
 	holders := map[string]bool{}
@@ -285,6 +285,29 @@ func TestWrongTxCodeBurnsTheOffer(t *testing.T) {
 	}
 	if s, out := w.token(code, o["tx_code"].(string)); s != 400 || out["error"] != CodeInvalidGrant {
 		t.Fatalf("right tx_code after a wrong guess: %d %v", s, out)
+	}
+}
+
+// A missing tx_code is the client's mistake: refused without spending the
+// offer, which still works with the right code.
+func TestMissingTxCodeDoesNotSpendTheOffer(t *testing.T) {
+	e := newEnv(t)
+	o := e.offer(true, "PatientIdentityCredential_dc+sd-jwt")
+	w := newWallet(e, 1)
+	_, code, _ := w.fetchOffer(o["offer_uri"].(string))
+	if s, out := w.token(code, ""); s != 400 || out["error"] != CodeInvalidRequest {
+		t.Fatalf("missing tx_code: %d %v", s, out)
+	}
+	if s, out := w.token(code, o["tx_code"].(string)); s != 200 {
+		t.Fatalf("right tx_code afterwards: %d %v", s, out)
+	}
+	o = e.offer(false, "PatientIdentityCredential_dc+sd-jwt")
+	_, code, _ = w.fetchOffer(o["offer_uri"].(string))
+	if s, out := w.token(code, "123456"); s != 400 || out["error"] != CodeInvalidRequest {
+		t.Fatalf("tx_code for an offer without one: %d %v", s, out)
+	}
+	if s, _ := w.token(code, ""); s != 200 {
+		t.Fatal("offer spent by a tx_code it did not have")
 	}
 }
 
@@ -393,8 +416,11 @@ func TestCredentialRequestRefusals(t *testing.T) {
 			if status != tc.status || out["error"] != tc.code {
 				t.Fatalf("status %d error %v, want %d %s (%v)", status, out["error"], tc.status, tc.code, out["error_description"])
 			}
-			if status == 401 && !strings.Contains(h.Get("WWW-Authenticate"), "invalid_token") {
-				t.Fatal("401 without WWW-Authenticate")
+			switch {
+			case status == 401 && tc.token != "" && !strings.Contains(h.Get("WWW-Authenticate"), `error="invalid_token"`):
+				t.Fatalf("401 for a bad token without the error code: %q", h.Get("WWW-Authenticate"))
+			case status == 401 && tc.token == "" && (h.Get("WWW-Authenticate") == "" || strings.Contains(h.Get("WWW-Authenticate"), "error=")):
+				t.Fatalf("401 without a token must challenge without an error code (RFC 6750 §3.1): %q", h.Get("WWW-Authenticate"))
 			}
 		})
 	}

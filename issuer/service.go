@@ -48,6 +48,9 @@ type Options struct {
 	ProofMaxAge, Skew time.Duration
 	Now               func() time.Time
 	Logger            *slog.Logger
+	// Recorder, if set, records each issued credential (id, configuration,
+	// holder key thumbprint, status entry; never the claims).
+	Recorder func(ctx context.Context, cfgID, holderThumbprint string, m *Minted) error
 }
 
 // Service is the OpenID4VCI credential issuer.
@@ -129,18 +132,19 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest, offerURIBas
 		return nil, &FieldError{Field: "credential_configuration_ids", Reason: "at least one is required"}
 	}
 	for i, id := range req.ConfigurationIDs {
-		cfg, ok := s.configs[id]
-		if !ok {
+		if _, ok := s.configs[id]; !ok {
 			return nil, &FieldError{Field: fmt.Sprintf("credential_configuration_ids[%d]", i), Reason: fmt.Sprintf("unknown configuration %q", id)}
 		}
+	}
+	if len(req.Claims) == 0 {
+		return nil, &FieldError{Field: "claims", Reason: "required"}
+	}
+	for _, id := range req.ConfigurationIDs {
 		if validate != nil {
-			if err := validate(cfg, req.Claims); err != nil {
+			if err := validate(s.configs[id], req.Claims); err != nil {
 				return nil, err
 			}
 		}
-	}
-	if req.Claims == nil {
-		return nil, &FieldError{Field: "claims", Reason: "required"}
 	}
 	id, code := randomToken(16), randomToken(32)
 	now := s.opt.Now()
@@ -167,8 +171,8 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest, offerURIBas
 	if err := s.putSealed(ctx, codePrefix+hashKey(code), g, s.opt.OfferTTL); err != nil {
 		return nil, err
 	}
-	// The offer itself carries the code: it is sealed too, and served once
-	// by reference to the wallet.
+	// The offer itself carries the code: it is sealed too, and served by
+	// reference until it is redeemed or expires.
 	sealedOffer, err := s.sealer.Seal(offerJSON, []byte(offerPrefix+id))
 	if err != nil {
 		return nil, err
@@ -196,6 +200,15 @@ func (s *Service) CredentialOffer(ctx context.Context, id string) (json.RawMessa
 // ErrOfferNotFound reports an unknown, expired or redeemed offer.
 var ErrOfferNotFound = errors.New("issuer: offer not found, expired or already redeemed")
 
+// ClaimsError reports claims that are invalid for a credential type; Field
+// is the JSON path of the first offending claim (e.g. "claims.birthdate").
+type ClaimsError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ClaimsError) Error() string { return e.Reason }
+
 // FieldError is a refused admin request naming the field.
 type FieldError struct{ Field, Reason string }
 
@@ -222,6 +235,21 @@ func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, e
 	if code == "" {
 		return nil, invalidRequest("pre-authorized_code is required")
 	}
+	// Peek first: a request that cannot succeed (a missing tx_code, or one
+	// the offer does not have) is refused without spending the offer.
+	var peek grant
+	if err := s.getSealed(ctx, codePrefix+hashKey(code), &peek); err != nil {
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil, invalidGrant("the pre-authorized code is invalid, expired or already used")
+		}
+		return nil, err
+	}
+	switch tx := form.Get("tx_code"); {
+	case peek.TxCodeMAC != nil && tx == "":
+		return nil, invalidRequest("this offer needs the transaction code (tx_code) the issuer gave the patient")
+	case peek.TxCodeMAC == nil && tx != "":
+		return nil, invalidRequest("this offer has no transaction code")
+	}
 	var g grant
 	if err := s.takeSealed(ctx, codePrefix+hashKey(code), &g); err != nil {
 		if errors.Is(err, kv.ErrNotFound) {
@@ -234,13 +262,8 @@ func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, e
 	if !s.opt.Now().Before(g.Expires) {
 		return nil, invalidGrant("the pre-authorized code has expired")
 	}
-	if g.TxCodeMAC != nil {
-		tx := form.Get("tx_code")
-		if tx == "" || !hmac.Equal(g.TxCodeMAC, s.macTx(code, tx)) {
-			return nil, invalidGrant("the transaction code is missing or wrong; the offer is now spent, ask the issuer for a new one")
-		}
-	} else if form.Get("tx_code") != "" {
-		return nil, invalidRequest("this offer has no transaction code")
+	if g.TxCodeMAC != nil && !hmac.Equal(g.TxCodeMAC, s.macTx(code, form.Get("tx_code"))) {
+		return nil, invalidGrant("the transaction code is wrong; the offer is now spent, ask the issuer for a new one")
 	}
 	g.TxCodeMAC = nil
 	g.Expires = s.opt.Now().Add(s.opt.TokenTTL)
@@ -269,8 +292,7 @@ type CredentialRequest struct {
 
 // CredentialResponse is the credential endpoint's answer.
 type CredentialResponse struct {
-	Credentials    []IssuedCredential `json:"credentials"`
-	NotificationID string             `json:"notification_id,omitempty"`
+	Credentials []IssuedCredential `json:"credentials"`
 }
 
 // IssuedCredential is one entry of credentials.
@@ -343,12 +365,17 @@ func (s *Service) Credential(ctx context.Context, accessToken string, req *Crede
 		}
 		return nil, err
 	}
-	resp := &CredentialResponse{NotificationID: randomToken(16)}
+	resp := &CredentialResponse{}
 	minter := s.opt.Minters[id]
 	for _, p := range proofs {
 		m, err := minter.Mint(ctx, MintRequest{Configuration: cfg, Claims: g.Claims, Holder: p.Key, HolderJWK: p.JWK})
 		if err != nil {
 			return nil, err
+		}
+		if s.opt.Recorder != nil {
+			if err := s.opt.Recorder(ctx, id, p.Thumbprint, m); err != nil {
+				return nil, fmt.Errorf("issuer: record issuance: %w", err)
+			}
 		}
 		resp.Credentials = append(resp.Credentials, IssuedCredential{Credential: m.Credential})
 		s.opt.Logger.InfoContext(ctx, "credential issued", "configuration", id, "credential_id", m.ID, "status", m.Status, "holder_key", p.Thumbprint)

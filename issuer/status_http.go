@@ -1,0 +1,79 @@
+package issuer
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/medid/medid/credentials/status"
+	"github.com/medid/medid/credentials/status/tokenlist"
+	"github.com/medid/medid/internal/httpx"
+)
+
+// Register adds the status routes: the admin API over issued credentials
+// and the public, signed token status lists.
+func (s *Status) Register(e *echo.Group, admin echo.MiddlewareFunc) {
+	e.GET("/issuer/credentials", func(c echo.Context) error {
+		idx := -1
+		if q := c.QueryParam("status_index"); q != "" {
+			n, err := strconv.Atoi(q)
+			if err != nil || n < 0 {
+				return httpx.BadRequest("status_index", "must be a non-negative integer")
+			}
+			idx = n
+		}
+		recs, err := s.Records(c.Request().Context(), idx)
+		if err != nil {
+			return err
+		}
+		if recs == nil {
+			recs = []Record{}
+		}
+		return c.JSON(http.StatusOK, map[string]any{"credentials": recs})
+	}, admin)
+	e.POST("/issuer/credentials/:id/status", func(c echo.Context) error {
+		var req struct {
+			Action string `json:"action"`
+		}
+		if err := httpx.DecodeJSON(c.Request(), 4<<10, &req); err != nil {
+			return err
+		}
+		switch req.Action {
+		case "revoke", "suspend", "reinstate":
+		default:
+			return httpx.BadRequest("action", "must be revoke, suspend or reinstate")
+		}
+		r, err := s.Change(c.Request().Context(), c.Param("id"), req.Action)
+		switch {
+		case errors.Is(err, ErrNoRecord):
+			return httpx.NotFound("no credential with that id")
+		case errors.Is(err, ErrStatusTransition):
+			e := httpx.Conflict(err.Error())
+			e.Field = "action"
+			return e
+		case err != nil:
+			return err
+		}
+		return c.JSON(http.StatusOK, r)
+	}, admin)
+	e.GET("/status/token/:id", func(c echo.Context) error {
+		tok, etag, err := s.TokenList(c.Request().Context(), c.Param("id"))
+		if errors.Is(err, status.ErrUnknownList) {
+			return httpx.NotFound("no such status list")
+		}
+		if err != nil {
+			return err
+		}
+		h := c.Response().Header()
+		h.Set("ETag", etag)
+		// Verifiers cache by the token's ttl; HTTP caches revalidate, so a
+		// change is visible on the next fetch.
+		h.Set("Cache-Control", "no-cache")
+		if match := c.Request().Header.Get("If-None-Match"); match != "" && match == etag {
+			return c.NoContent(http.StatusNotModified)
+		}
+		return c.Blob(http.StatusOK, tokenlist.MediaType, []byte(tok))
+	})
+}
