@@ -147,6 +147,9 @@ func (s *Status) Change(ctx context.Context, id, action string) (*Record, error)
 	if r.Status == "revoked" {
 		return nil, fmt.Errorf("%w: the credential is revoked, which is final", ErrStatusTransition)
 	}
+	if r.Status == next {
+		return &r, nil // already so: nothing changes, nothing is committed
+	}
 	listID := strings.TrimPrefix(r.StatusList, s.ListURL)
 	ref := status.ListRef{ListID: listID, Index: *r.StatusIndex}
 	if err := s.Manager.SetStatus(ctx, ref, value); err != nil {

@@ -3,6 +3,7 @@ package issuer
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -45,7 +46,11 @@ func (s *Status) Register(e *echo.Group, admin echo.MiddlewareFunc) {
 		default:
 			return httpx.BadRequest("action", "must be revoke, suspend or reinstate")
 		}
-		r, err := s.Change(c.Request().Context(), c.Param("id"), req.Action)
+		id, err := url.PathUnescape(c.Param("id"))
+		if err != nil {
+			return httpx.BadRequest("id", "malformed credential id")
+		}
+		r, err := s.Change(c.Request().Context(), id, req.Action)
 		switch {
 		case errors.Is(err, ErrNoRecord):
 			return httpx.NotFound("no credential with that id")

@@ -208,6 +208,22 @@ func TestPaths(t *testing.T) {
 		"/1.0/create":                  {"POST"},
 		"/1.0/update":                  {"POST"},
 		"/1.0/deactivate":              {"POST"},
+
+		"/issuer/offers":                          {"POST"},
+		"/issuer/offers/{id}":                     {"GET"},
+		"/.well-known/openid-credential-issuer":   {"GET"},
+		"/.well-known/oauth-authorization-server": {"GET"},
+		"/token":                     {"POST"},
+		"/nonce":                     {"POST"},
+		"/credential":                {"POST"},
+		"/vct/{type}":                {"GET"},
+		"/schemas/{file}":            {"GET"},
+		"/contexts/health-v1.jsonld": {"GET"},
+
+		"/issuer/credentials":             {"GET"},
+		"/issuer/credentials/{id}/status": {"POST"},
+		"/status/token/{id}":              {"GET"},
+		"/credentials/issue":              {"POST"},
 	}
 	for p, methods := range want {
 		if got := paths[p]; !slices.Equal(got, methods) {

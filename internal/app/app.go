@@ -33,6 +33,7 @@ import (
 	"github.com/medid/medid/internal/kv/boltkv"
 	"github.com/medid/medid/internal/kv/rediskv"
 	"github.com/medid/medid/internal/ledger"
+	"github.com/medid/medid/issuer"
 )
 
 // App is a running medid: its stores, ledger, services and HTTP server.
@@ -56,6 +57,9 @@ type App struct {
 	Registry  *registry.Registry
 	Registrar *registry.Registrar
 	Resolver  *did.Resolver
+	Issuer    *issuer.Service
+	Status    *issuer.Status
+	VCAPI     *issuer.VCAPI
 	Echo      *echo.Echo
 	// AdminTokenPath is where a generated admin token was written ("" when
 	// it came from MEDID_ADMIN_TOKEN).
@@ -63,6 +67,7 @@ type App struct {
 
 	adminToken string
 	metrics    *metrics
+	issuerKeys issuerKeys
 	localKeys  *keys.Keystore
 	closers    []func() error
 	closeOnce  sync.Once
@@ -161,6 +166,9 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	a.Registrar = registry.NewRegistrar(a.Registry, a.Keys, a.Store)
 	if err := a.ensureServerDID(ctx); err != nil {
 		return fmt.Errorf("server DID: %w", err)
+	}
+	if err := a.openIssuer(mk); err != nil {
+		return fmt.Errorf("issuer: %w", err)
 	}
 	a.Resolver = did.NewResolver(
 		didkey.Method{},

@@ -48,6 +48,11 @@ func (a *App) routes() *echo.Echo {
 	root := e.Group("")
 	didhttp.Register(root, a.Resolver)
 	a.Registrar.Register(root, a.adminToken, httpx.NewRateLimiter(registrationRate, 20))
+	admin := httpx.AdminAuth(a.adminToken)
+	a.Issuer.Register(root, admin, validateClaims)
+	a.Status.Register(root, admin)
+	a.VCAPI.Register(root, admin)
+	a.registerCredentialDocuments(e)
 	return e
 }
 
