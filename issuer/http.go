@@ -9,6 +9,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/medid/medid/internal/httpx"
+	"github.com/medid/medid/internal/keys"
+	"github.com/medid/medid/internal/qrcode"
 )
 
 // maxFormBody bounds OAuth form bodies and credential requests.
@@ -48,6 +50,61 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.Blob(http.StatusOK, "application/json", b)
+	})
+	qr := func(render func(string) ([]byte, error), ctype string) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			link, err := s.OfferLink(c.Request().Context(), c.Param("id"))
+			if errors.Is(err, ErrOfferNotFound) {
+				return httpx.NotFound(err.Error())
+			}
+			if err != nil {
+				return err
+			}
+			b, err := render(link)
+			if err != nil {
+				return err
+			}
+			c.Response().Header().Set("Cache-Control", "no-store")
+			return c.Blob(http.StatusOK, ctype, b)
+		}
+	}
+	e.GET("/issuer/offers/:id/qr.png", qr(func(l string) ([]byte, error) { return qrcode.PNG(l, 6) }, "image/png"))
+	e.GET("/issuer/offers/:id/qr.svg", qr(qrcode.SVG, "image/svg+xml"))
+	e.POST("/notification", func(c echo.Context) error {
+		tok, err := bearer(c.Request())
+		if err == nil {
+			var req struct {
+				ID          string `json:"notification_id"`
+				Event       string `json:"event"`
+				Description string `json:"event_description,omitempty"`
+			}
+			if derr := httpx.DecodeJSON(c.Request(), 4<<10, &req); derr != nil {
+				err = oauthErr("invalid_notification_request", http.StatusBadRequest, "%s", httpx.AsError(derr).Detail)
+			} else {
+				err = s.Notify(c.Request().Context(), tok, req.ID, req.Event)
+			}
+		}
+		if err != nil {
+			return s.oauth(func(echo.Context) (any, error) { return nil, err })(c)
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
+	e.GET("/.well-known/jwt-vc-issuer", func(c echo.Context) error {
+		if s.opt.Keys == nil {
+			return httpx.NotFound("no JWT VC issuer metadata")
+		}
+		k, err := s.opt.Keys(c.Request().Context(), keys.ES256)
+		if err != nil {
+			return err
+		}
+		jwk, err := k.Key.PublicJWK()
+		if err != nil {
+			return err
+		}
+		if err := jwk.Set("kid", k.KID); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"issuer": s.opt.CredentialIssuer, "jwks": map[string]any{"keys": []any{jwk}}})
 	})
 	e.GET("/.well-known/openid-credential-issuer", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, s.Metadata())
@@ -158,6 +215,7 @@ func (s *Service) Metadata() map[string]any {
 		"credential_issuer":                   base,
 		"credential_endpoint":                 base + "/credential",
 		"nonce_endpoint":                      base + "/nonce",
+		"notification_endpoint":               base + "/notification",
 		"batch_credential_issuance":           map[string]any{"batch_size": s.opt.BatchSize},
 		"display":                             []Display{{Name: "medid", Locale: "en"}},
 		"credential_configurations_supported": configs,

@@ -28,6 +28,7 @@ const (
 	codePrefix  = "vci/code/"  // sha256(pre-authorized code) → sealed grant
 	tokenPrefix = "vci/at/"    // sha256(access token) → sealed grant
 	noncePrefix = "vci/nonce/" // sha256(c_nonce) → issue time
+	notifPrefix = "vci/notif/" // notification_id → sha256(access token)
 )
 
 // Options configures a Service.
@@ -48,6 +49,9 @@ type Options struct {
 	ProofMaxAge, Skew time.Duration
 	Now               func() time.Time
 	Logger            *slog.Logger
+	// Keys is the issuer's signing key source, for the JWT VC issuer
+	// metadata (optional).
+	Keys KeySource
 	// Recorder, if set, records each issued credential (id, configuration,
 	// holder key thumbprint, status entry; never the claims).
 	Recorder func(ctx context.Context, cfgID, holderThumbprint string, m *Minted) error
@@ -292,7 +296,8 @@ type CredentialRequest struct {
 
 // CredentialResponse is the credential endpoint's answer.
 type CredentialResponse struct {
-	Credentials []IssuedCredential `json:"credentials"`
+	Credentials    []IssuedCredential `json:"credentials"`
+	NotificationID string             `json:"notification_id,omitempty"`
 }
 
 // IssuedCredential is one entry of credentials.
@@ -365,7 +370,10 @@ func (s *Service) Credential(ctx context.Context, accessToken string, req *Crede
 		}
 		return nil, err
 	}
-	resp := &CredentialResponse{}
+	resp := &CredentialResponse{NotificationID: randomToken(16)}
+	if err := s.store.Put(ctx, notifPrefix+resp.NotificationID, []byte(hashKey(accessToken)), s.opt.TokenTTL); err != nil {
+		return nil, err
+	}
 	minter := s.opt.Minters[id]
 	for _, p := range proofs {
 		m, err := minter.Mint(ctx, MintRequest{Configuration: cfg, Claims: g.Claims, Holder: p.Key, HolderJWK: p.JWK})
@@ -386,6 +394,41 @@ func (s *Service) Credential(ctx context.Context, accessToken string, req *Crede
 // macTx binds a transaction code to its pre-authorized code. It is stored
 // inside the sealed grant; the code itself is high-entropy, so the hash
 // reveals nothing without it.
+// Notification events (OpenID4VCI 1.0 §11).
+var notificationEvents = map[string]bool{"credential_accepted": true, "credential_failure": true, "credential_deleted": true}
+
+// Notify records a wallet's notification about credentials it received
+// with accessToken. The notification id must belong to that token.
+func (s *Service) Notify(ctx context.Context, accessToken, id, event string) error {
+	if id == "" || !notificationEvents[event] {
+		return oauthErr("invalid_notification_request", http.StatusBadRequest, "notification_id and event (credential_accepted, credential_failure or credential_deleted) are required")
+	}
+	var g grant
+	if err := s.getSealed(ctx, tokenPrefix+hashKey(accessToken), &g); err != nil {
+		if errors.Is(err, kv.ErrNotFound) {
+			return invalidToken("the access token is invalid or expired")
+		}
+		return err
+	}
+	owner, err := s.store.Get(ctx, notifPrefix+id)
+	if errors.Is(err, kv.ErrNotFound) || (err == nil && string(owner) != hashKey(accessToken)) {
+		return oauthErr("invalid_notification_id", http.StatusBadRequest, "unknown notification_id")
+	}
+	if err != nil {
+		return err
+	}
+	s.opt.Logger.InfoContext(ctx, "wallet notification", "event", event, "offer", g.OfferID)
+	return nil
+}
+
+// OfferLink returns the offer_uri of a pending offer, for its QR code.
+func (s *Service) OfferLink(ctx context.Context, id string) (string, error) {
+	if _, err := s.CredentialOffer(ctx, id); err != nil {
+		return "", err
+	}
+	return "openid-credential-offer://?credential_offer_uri=" + url.QueryEscape(s.opt.CredentialIssuer+"/issuer/offers/"+id), nil
+}
+
 func (s *Service) macTx(code, tx string) []byte {
 	sum := sha256.Sum256([]byte(code + "\x00" + tx))
 	return sum[:]

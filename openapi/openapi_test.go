@@ -211,6 +211,10 @@ func TestPaths(t *testing.T) {
 
 		"/issuer/offers":                          {"POST"},
 		"/issuer/offers/{id}":                     {"GET"},
+		"/issuer/offers/{id}/qr.png":              {"GET"},
+		"/issuer/offers/{id}/qr.svg":              {"GET"},
+		"/notification":                           {"POST"},
+		"/.well-known/jwt-vc-issuer":              {"GET"},
 		"/.well-known/openid-credential-issuer":   {"GET"},
 		"/.well-known/oauth-authorization-server": {"GET"},
 		"/token":                     {"POST"},

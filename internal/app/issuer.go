@@ -65,7 +65,7 @@ func (a *App) openIssuer(mk keys.MasterKey) error {
 	}
 	a.Issuer, err = issuer.New(a.Store, sealer, issuer.Options{
 		CredentialIssuer: base, Configurations: cfgs, Minters: minters, Logger: a.Log,
-		Recorder: a.Status.RecordIssuance,
+		Recorder: a.Status.RecordIssuance, Keys: ks,
 	})
 	a.VCAPI = &issuer.VCAPI{Keys: ks, ValidateSubject: validateSubject, VCT: func(typ string) (string, bool) {
 		t, ok := health.LookupType(typ)

@@ -258,6 +258,17 @@ func TestIssuanceAcrossKeyRotation(t *testing.T) {
 		t.Fatalf("jwt_vc_json: %v", err)
 	}
 
+	// JWT VC issuer metadata publishes the current signing key.
+	var jvi struct {
+		Issuer string `json:"issuer"`
+		JWKS   struct {
+			Keys []map[string]any `json:"keys"`
+		} `json:"jwks"`
+	}
+	getJSON(t, srv.URL+"/.well-known/jwt-vc-issuer", &jvi)
+	if jvi.Issuer != srv.URL || len(jvi.JWKS.Keys) != 1 || !strings.HasSuffix(jvi.JWKS.Keys[0]["kid"].(string), "#key-3") {
+		t.Fatalf("jwt-vc-issuer: %+v", jvi)
+	}
 	// The documents a credential points to are served.
 	var meta map[string]any
 	getJSON(t, v.Claims["vct"].(string), &meta)
