@@ -135,7 +135,13 @@ type SignedOp struct {
 	JWS string
 	Op  Operation
 	Alg keys.Algorithm
+	// hash is the operation hash, computed once from the canonical payload.
+	hash string
 }
+
+// Hash returns the operation hash (base64url SHA-256 of the canonical
+// payload).
+func (s *SignedOp) Hash() string { return s.hash }
 
 // ParseSignedOp parses a compact JWS carrying an operation. It checks the
 // shape (header allowlist, typ, alg, payload well-formedness), not the
@@ -192,7 +198,8 @@ func ParseSignedOp(compact string) (*SignedOp, error) {
 	if err != nil || !bytes.Equal(canon, msg.Payload()) {
 		return nil, opErr("payload", "must be the JCS (RFC 8785) canonical form of the operation")
 	}
-	return &SignedOp{JWS: compact, Op: op, Alg: alg}, nil
+	sum := sha256.Sum256(canon)
+	return &SignedOp{JWS: compact, Op: op, Alg: alg, hash: base64.RawURLEncoding.EncodeToString(sum[:])}, nil
 }
 
 func (op *Operation) checkShape() error {

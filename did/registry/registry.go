@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/medid/medid/did"
 	"github.com/medid/medid/internal/kv"
 	"github.com/medid/medid/internal/ledger"
@@ -39,11 +41,16 @@ type Ledger interface {
 
 // Registry is the did:medid method: it accepts operations and resolves DIDs.
 type Registry struct {
-	log    Ledger
-	idx    index
-	now    func() time.Time
-	logger *slog.Logger
-	locks  [256]sync.Mutex
+	log Ledger
+	idx index
+	// versions caches decoded versions and their parsed documents by
+	// version key: a version never changes once the state counts it.
+	versions *lru.Cache[string, *decodedVersion]
+	now      func() time.Time
+	logger   *slog.Logger
+	// locks serialise operations per DID; far more stripes than concurrent
+	// writers, so unrelated DIDs rarely wait for each other's append.
+	locks [4096]sync.Mutex
 }
 
 // Options configures a Registry.
@@ -55,7 +62,9 @@ type Options struct {
 
 // New returns a registry over log whose index lives in store.
 func New(log Ledger, store kv.Store, opts Options) *Registry {
-	r := &Registry{log: log, idx: index{kv: store}, now: opts.Now, logger: opts.Logger}
+	cache, _ := lru.New[string, *decodedVersion](8192)
+	r := &Registry{log: log, now: opts.Now, logger: opts.Logger, versions: cache}
+	r.idx = index{kv: store, written: func(key string) { cache.Remove(key) }}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -226,6 +235,7 @@ func (r *Registry) replay(ctx context.Context, e ledger.Entry) (bool, error) {
 
 // Rebuild discards the derived index and replays the whole log.
 func (r *Registry) Rebuild(ctx context.Context) (int, error) {
+	r.versions.Purge()
 	if err := r.idx.clear(ctx); err != nil {
 		return 0, err
 	}
@@ -247,36 +257,38 @@ func (r *Registry) Resolve(ctx context.Context, d did.DID, opts did.ResolutionOp
 	if err != nil {
 		return nil, err
 	}
-	var v *Version
+	n := st.Version
 	switch {
 	case opts.VersionID != "":
-		n, perr := strconv.Atoi(opts.VersionID)
+		var perr error
+		n, perr = strconv.Atoi(opts.VersionID)
 		if perr != nil || n < 1 {
 			return nil, fmt.Errorf("%w: versionId must be a positive integer", did.ErrInvalidOptions)
 		}
 		if n > st.Version {
 			return nil, did.ErrNotFound
 		}
-		v, err = r.idx.version(ctx, d.String(), n)
 	case !opts.VersionTime.IsZero():
-		v, err = r.idx.versionAt(ctx, d.String(), opts.VersionTime)
-	default:
-		v, err = r.idx.version(ctx, d.String(), st.Version)
+		v, err := r.idx.versionAt(ctx, d.String(), opts.VersionTime, st.Version)
+		if err != nil {
+			if errors.Is(err, kv.ErrNotFound) {
+				return nil, did.ErrNotFound
+			}
+			return nil, err
+		}
+		n = v.Version
 	}
+	dv, err := r.decoded(ctx, d.String(), n)
 	if errors.Is(err, kv.ErrNotFound) {
 		return nil, did.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
+	v := dv.v
 	res := &did.Result{}
-	doc := &did.Document{ID: d.String()}
-	if v.Document != nil {
-		if err := doc.UnmarshalJSON(v.Document); err != nil {
-			return nil, fmt.Errorf("registry: stored document of %s: %w", d, err)
-		}
-	}
-	res.Document = doc
+	doc := *dv.doc // a shallow copy: callers must treat documents as read-only
+	res.Document = &doc
 	created := st.Created
 	md := did.DocumentMetadata{Created: &created, VersionID: strconv.Itoa(v.Version)}
 	if v.Version > 1 {
@@ -293,6 +305,33 @@ func (r *Registry) Resolve(ctx context.Context, d did.DID, opts did.ResolutionOp
 	}
 	res.DocumentMetadata = md
 	return res, nil
+}
+
+// decodedVersion is a version with its document parsed.
+type decodedVersion struct {
+	v   *Version
+	doc *did.Document
+}
+
+// decoded returns version n of d, decoded, from the cache or the index.
+func (r *Registry) decoded(ctx context.Context, d string, n int) (*decodedVersion, error) {
+	key := versionKey(d, n)
+	if dv, ok := r.versions.Get(key); ok {
+		return dv, nil
+	}
+	v, err := r.idx.version(ctx, d, n)
+	if err != nil {
+		return nil, err
+	}
+	doc := &did.Document{ID: d}
+	if v.Document != nil {
+		if err := doc.UnmarshalJSON(v.Document); err != nil {
+			return nil, fmt.Errorf("registry: stored document of %s: %w", d, err)
+		}
+	}
+	dv := &decodedVersion{v: v, doc: doc}
+	r.versions.Add(key, dv)
+	return dv, nil
 }
 
 // proof builds the ledger proof for v against the latest checkpoint. Before

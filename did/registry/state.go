@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -92,6 +93,12 @@ func DecodeEntry(data []byte) (op *SignedOp, at time.Time, ok bool, err error) {
 // SubjectOf returns the DID an operation concerns (derived for create).
 func SubjectOf(op *SignedOp) (did.DID, error) {
 	if op.Op.Type == OpCreate {
+		if op.hash != "" { // the create's DID is its hash, in base32
+			sum, err := base64.RawURLEncoding.DecodeString(op.hash)
+			if err == nil {
+				return did.Parse("did:medid:" + strings.ToLower(b32.EncodeToString(sum)))
+			}
+		}
 		return DIDFromCreate(&op.Op)
 	}
 	return did.Parse(op.Op.DID)
@@ -107,9 +114,12 @@ func Apply(cur *State, op *SignedOp, index uint64, at time.Time, entry []byte) (
 		return nil, nil, opErr("did", "%v", err)
 	}
 	o := &op.Op
-	hash, err := o.Hash()
-	if err != nil {
-		return nil, nil, err
+	hash := op.hash
+	if hash == "" {
+		var err error
+		if hash, err = o.Hash(); err != nil {
+			return nil, nil, err
+		}
 	}
 	if o.Type == OpCreate {
 		if cur != nil {

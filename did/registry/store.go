@@ -44,7 +44,11 @@ type versionRecord struct {
 	Entry    []byte          `json:"entry"`
 }
 
-type index struct{ kv kv.Store }
+type index struct {
+	kv kv.Store
+	// written, if set, is told of every version key commit writes.
+	written func(key string)
+}
 
 func versionKey(d string, v int) string {
 	return fmt.Sprintf("%s%s/%0*d", verPrefix, d, versionWidth, v)
@@ -80,14 +84,19 @@ func decodeVersion(raw []byte, v int) (*Version, error) {
 	return &Version{Version: v, Index: r.Index, Time: r.Time, OpHash: r.OpHash, Type: r.Type, Document: r.Document, Entry: r.Entry}, nil
 }
 
-// versionAt returns the last version whose time is not after t.
-func (x index) versionAt(ctx context.Context, d string, t time.Time) (*Version, error) {
+// versionAt returns the last version whose time is not after t, among the
+// versions up to max (the state's: a higher record is an orphan of a
+// commit that failed, and is ignored).
+func (x index) versionAt(ctx context.Context, d string, t time.Time, max int) (*Version, error) {
 	var found *Version
 	errStop := errors.New("stop")
 	err := x.kv.List(ctx, verPrefix+d+"/", func(key string, value []byte) error {
 		n, err := strconv.Atoi(key[strings.LastIndexByte(key, '/')+1:])
 		if err != nil {
 			return fmt.Errorf("registry index: bad version key %q", key)
+		}
+		if n > max {
+			return errStop
 		}
 		v, err := decodeVersion(value, n)
 		if err != nil {
@@ -116,7 +125,11 @@ func (x index) commit(ctx context.Context, st *State, v *Version, oldRaw []byte)
 	if err != nil {
 		return err
 	}
-	if err := x.kv.Put(ctx, versionKey(st.DID, v.Version), vr, 0); err != nil {
+	key := versionKey(st.DID, v.Version)
+	if x.written != nil {
+		x.written(key)
+	}
+	if err := x.kv.Put(ctx, key, vr, 0); err != nil {
 		return err
 	}
 	sr, err := json.Marshal(stateRecord{Version: st.Version, OpHash: st.OpHash, UpdateKey: st.UpdateKey,

@@ -20,6 +20,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -46,6 +47,10 @@ var bucketName = []byte("kv")
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
+	// batch coalesces concurrent writes into shared transactions (NoSync
+	// stores only); writing counts the writes in flight.
+	batch   bool
+	writing atomic.Int32
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -91,11 +96,13 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("boltkv: open %s: %w", path, err)
 	}
 	s := &Store{
-		db:   db,
-		now:  time.Now,
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		db:    db,
+		now:   time.Now,
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		batch: opts.NoSync,
 	}
+	db.MaxBatchDelay = 2 * time.Millisecond
 	go s.janitor()
 	return s, nil
 }
@@ -218,7 +225,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 		return err
 	}
 	enc := encode(value, s.expiry(ttl))
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketName).Put([]byte(key), enc)
 	})
 	if err != nil {
@@ -234,7 +241,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, value []byt
 	}
 	now := s.now()
 	enc := encode(value, expiry(now, ttl))
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		e, ok, err := lookup(tx, key)
 		if err != nil {
 			return err
@@ -257,6 +264,19 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, value []byt
 	return nil
 }
 
+// update runs a write transaction. On a NoSync store, a write that finds
+// another in flight joins a shared batch (bbolt's Batch, which may run fn
+// again: every fn here is idempotent); a lone write commits at once.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	if s.batch {
+		defer s.writing.Add(-1)
+		if s.writing.Add(1) > 1 {
+			return s.db.Batch(fn)
+		}
+	}
+	return s.db.Update(fn)
+}
+
 // Take implements kv.Store.
 func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 	if err := check(ctx, key, 0); err != nil {
@@ -264,7 +284,8 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 	}
 	now := s.now().UnixNano()
 	var value []byte
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		value = nil // a batched function may run again
 		e, ok, err := lookup(tx, key)
 		if err != nil || !ok {
 			return err
@@ -292,7 +313,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := check(ctx, key, 0); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketName).Delete([]byte(key))
 	})
 	if err != nil {
