@@ -180,21 +180,9 @@ func didCreate(ctx context.Context, cl *registry.Client, kf *keyFile, alg keys.A
 	if err != nil {
 		return nil, err
 	}
-	upd, rec, doc, entry := nk.update, nk.recovery, nk.doc, nk.entry
-	// Save the keys before the server learns of them: a DID whose keys were
-	// lost could never be updated or recovered.
-	pending := "pending:" + upd.Thumbprint()
-	kf.DIDs[pending] = entry
-	if err := kf.save(); err != nil {
-		return nil, err
-	}
-	st, err := cl.Create(ctx, doc, registry.ClientKeys{Update: upd, Recovery: rec})
-	if err != nil {
-		return nil, err
-	}
-	delete(kf.DIDs, pending)
-	kf.DIDs[st.DIDState.DID] = entry
-	return st, kf.save()
+	return kf.stage("pending:"+nk.update.Thumbprint(), nk.entry, func() (*registry.RegistrationState, error) {
+		return cl.Create(ctx, nk.doc, registry.ClientKeys{Update: nk.update, Recovery: nk.recovery})
+	})
 }
 
 func didUpdate(ctx context.Context, cl *registry.Client, kf *keyFile, d string, alg keys.Algorithm, docPath string) (*registry.RegistrationState, error) {
@@ -210,42 +198,26 @@ func didUpdate(ctx context.Context, cl *registry.Client, kf *keyFile, d string, 
 	if err != nil {
 		return nil, err
 	}
-	// Every update also rotates the update key; the next one is saved
-	// (beside the current) before it is sent.
-	next, err := keys.Generate(keys.ES256)
+	// Every update also rotates the update key.
+	nextUpd, err := keys.Generate(keys.ES256)
 	if err != nil {
 		return nil, err
 	}
-	nextEnc, err := encodeKey(next)
-	if err != nil {
+	next := &didKeys{Recovery: entry.Recovery, Verification: map[string]string{}}
+	if next.Update, err = encodeKey(nextUpd); err != nil {
 		return nil, err
 	}
-	saved := *entry
-	saved.Verification = map[string]string{}
 	for k, v := range entry.Verification {
-		saved.Verification[k] = v
+		next.Verification[k] = v
 	}
-	saved.Verification["next-update"] = nextEnc
 	if vk != nil {
-		if saved.Verification["next:#key-1"], err = encodeKey(vk); err != nil {
+		if next.Verification["#key-1"], err = encodeKey(vk); err != nil {
 			return nil, err
 		}
 	}
-	kf.DIDs[d] = &saved
-	if err := kf.save(); err != nil {
-		return nil, err
-	}
-	st, err := cl.Update(ctx, d, doc, upd, next)
-	if err != nil {
-		return nil, err
-	}
-	saved.Update = nextEnc
-	delete(saved.Verification, "next-update")
-	if v, ok := saved.Verification["next:#key-1"]; ok {
-		saved.Verification["#key-1"] = v
-		delete(saved.Verification, "next:#key-1")
-	}
-	return st, kf.save()
+	return kf.stage(d, next, func() (*registry.RegistrationState, error) {
+		return cl.Update(ctx, d, doc, upd, nextUpd)
+	})
 }
 
 func didRecover(ctx context.Context, cl *registry.Client, kf *keyFile, d string, alg keys.Algorithm, docPath string) (*registry.RegistrationState, error) {
@@ -261,18 +233,9 @@ func didRecover(ctx context.Context, cl *registry.Client, kf *keyFile, d string,
 	if err != nil {
 		return nil, err
 	}
-	nu, nr, doc, fresh := nk.update, nk.recovery, nk.doc, nk.entry
-	kf.DIDs["recovering:"+d] = fresh
-	if err := kf.save(); err != nil {
-		return nil, err
-	}
-	st, err := cl.Recover(ctx, d, doc, rec, registry.ClientKeys{Update: nu, Recovery: nr})
-	if err != nil {
-		return nil, err
-	}
-	delete(kf.DIDs, "recovering:"+d)
-	kf.DIDs[d] = fresh
-	return st, kf.save()
+	return kf.stage(d, nk.entry, func() (*registry.RegistrationState, error) {
+		return cl.Recover(ctx, d, nk.doc, rec, registry.ClientKeys{Update: nk.update, Recovery: nk.recovery})
+	})
 }
 
 func didDeactivate(ctx context.Context, cl *registry.Client, kf *keyFile, d string) (*registry.RegistrationState, error) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/medid/medid/did/registry"
 	"github.com/medid/medid/internal/keys"
 )
 
@@ -22,9 +23,12 @@ type keyFile struct {
 // didKeys are one DID's private keys, PKCS #8 DER in base64. Verification
 // keys are by verification method fragment ("#key-1").
 type didKeys struct {
-	Update       string            `json:"update"`
-	Recovery     string            `json:"recovery"`
+	Update       string            `json:"update,omitempty"`
+	Recovery     string            `json:"recovery,omitempty"`
 	Verification map[string]string `json:"verification,omitempty"`
+	// Pending are keys sent to the server but not yet confirmed: they
+	// replace these once it answers (and stay here if it never does).
+	Pending *didKeys `json:"pending,omitempty"`
 }
 
 func loadKeyFile(path string) (*keyFile, error) {
@@ -103,4 +107,28 @@ func (kf *keyFile) keysOf(d string) (*didKeys, error) {
 		return nil, fmt.Errorf("%s holds no keys for %s", kf.path, d)
 	}
 	return k, nil
+}
+
+// stage saves next as the pending keys of slot (a DID, or a placeholder
+// while a create has no DID yet) before send tells the server about them,
+// then makes them the current keys of the DID the server answers for. A
+// DID whose new keys were lost could never be updated or recovered.
+func (kf *keyFile) stage(slot string, next *didKeys, send func() (*registry.RegistrationState, error)) (*registry.RegistrationState, error) {
+	held := &didKeys{}
+	if cur, ok := kf.DIDs[slot]; ok {
+		c := *cur
+		held = &c
+	}
+	held.Pending = next
+	kf.DIDs[slot] = held
+	if err := kf.save(); err != nil {
+		return nil, err
+	}
+	st, err := send()
+	if err != nil {
+		return nil, err
+	}
+	delete(kf.DIDs, slot)
+	kf.DIDs[st.DIDState.DID] = next
+	return st, kf.save()
 }
