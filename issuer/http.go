@@ -72,20 +72,19 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 	e.GET("/issuer/offers/:id/qr.svg", qr(qrcode.SVG, "image/svg+xml"))
 	e.POST("/notification", func(c echo.Context) error {
 		tok, err := bearer(c.Request())
-		if err == nil {
-			var req struct {
-				ID          string `json:"notification_id"`
-				Event       string `json:"event"`
-				Description string `json:"event_description,omitempty"`
-			}
-			if derr := httpx.DecodeJSON(c.Request(), 4<<10, &req); derr != nil {
-				err = oauthErr("invalid_notification_request", http.StatusBadRequest, "%s", httpx.AsError(derr).Detail)
-			} else {
-				err = s.Notify(c.Request().Context(), tok, req.ID, req.Event)
-			}
-		}
 		if err != nil {
-			return s.oauth(func(echo.Context) (any, error) { return nil, err })(c)
+			return s.oauthError(c, err)
+		}
+		var req struct {
+			ID          string `json:"notification_id"`
+			Event       string `json:"event"`
+			Description string `json:"event_description,omitempty"`
+		}
+		if err := httpx.DecodeJSON(c.Request(), 4<<10, &req); err != nil {
+			return s.oauthError(c, oauthErr("invalid_notification_request", http.StatusBadRequest, "%s", httpx.AsError(err).Detail))
+		}
+		if err := s.Notify(c.Request().Context(), tok, req.ID, req.Event); err != nil {
+			return s.oauthError(c, err)
 		}
 		return c.NoContent(http.StatusNoContent)
 	})
@@ -148,25 +147,32 @@ func (s *Service) oauth(h func(echo.Context) (any, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxFormBody)
 		out, err := h(c)
-		c.Response().Header().Set("Cache-Control", "no-store")
 		if err != nil {
-			oe := AsOAuth(err)
-			if oe == nil {
-				s.opt.Logger.ErrorContext(c.Request().Context(), "issuer endpoint failed", "path", c.Path(), "error", err)
-				oe = &OAuthError{Code: "server_error", Status: http.StatusInternalServerError, Description: "the issuer could not complete the request"}
-			}
-			if oe.Status == http.StatusUnauthorized {
-				// RFC 6750 §3.1: no error code when no token was sent.
-				if c.Request().Header.Get("Authorization") == "" {
-					c.Response().Header().Set("WWW-Authenticate", `Bearer realm="medid"`)
-				} else {
-					c.Response().Header().Set("WWW-Authenticate", `Bearer error="`+oe.Code+`"`)
-				}
-			}
-			return c.JSON(oe.Status, oe)
+			return s.oauthError(c, err)
 		}
+		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, out)
 	}
+}
+
+// oauthError renders err as an OAuth error response; an error that is not
+// an *OAuthError is logged and answered as server_error.
+func (s *Service) oauthError(c echo.Context, err error) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	oe := AsOAuth(err)
+	if oe == nil {
+		s.opt.Logger.ErrorContext(c.Request().Context(), "issuer endpoint failed", "path", c.Path(), "error", err)
+		oe = &OAuthError{Code: "server_error", Status: http.StatusInternalServerError, Description: "the issuer could not complete the request"}
+	}
+	if oe.Status == http.StatusUnauthorized {
+		// RFC 6750 §3.1: no error code when no token was sent.
+		if c.Request().Header.Get("Authorization") == "" {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="medid"`)
+		} else {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer error="`+oe.Code+`"`)
+		}
+	}
+	return c.JSON(oe.Status, oe)
 }
 
 func requireForm(r *http.Request) error {

@@ -435,17 +435,19 @@ func (g *Registrar) heldKey(ctx context.Context, d string, jwkJSON json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	return g.heldRecoveryOr(ctx, id(d, t))
+	return g.heldKeyByID(ctx, id(d, t))
 }
 
 func (g *Registrar) heldRecoveryKey(ctx context.Context, d, commitment string) (*keys.PrivateKey, error) {
 	if g.keys == nil {
 		return nil, reqErr("options.clientSecretMode", "this server does not hold keys")
 	}
-	return g.heldRecoveryOr(ctx, recoveryKeyID(d, commitment))
+	return g.heldKeyByID(ctx, recoveryKeyID(d, commitment))
 }
 
-func (g *Registrar) heldRecoveryOr(ctx context.Context, id string) (*keys.PrivateKey, error) {
+// heldKeyByID returns the key the server holds under keystore id, or the
+// error telling the client to manage its keys itself.
+func (g *Registrar) heldKeyByID(ctx context.Context, id string) (*keys.PrivateKey, error) {
 	k, err := g.keys.Get(ctx, id)
 	if errors.Is(err, kv.ErrNotFound) {
 		return nil, &RequestError{Field: "options.clientSecretMode", Reason: "the server does not hold this DID's keys; use client-managed secret mode", Forbidden: true}
