@@ -47,9 +47,8 @@ var bucketName = []byte("kv")
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
-	// batch coalesces concurrent writes into shared transactions (NoSync
-	// stores only); writing counts the writes in flight.
-	batch   bool
+	// writing counts the writes in flight: concurrent writes are coalesced
+	// into shared transactions (group commit: one fsync for many writes).
 	writing atomic.Int32
 
 	stop      chan struct{}
@@ -96,11 +95,10 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("boltkv: open %s: %w", path, err)
 	}
 	s := &Store{
-		db:    db,
-		now:   time.Now,
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
-		batch: opts.NoSync,
+		db:   db,
+		now:  time.Now,
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	go s.janitor()
@@ -241,21 +239,24 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, value []byt
 	}
 	now := s.now()
 	enc := encode(value, expiry(now, ttl))
+	// A failed condition is not an error of the transaction: returning one
+	// would make bbolt roll back the whole shared batch and re-run every
+	// other writer in it. The function writes nothing and says so instead.
+	var conflict bool
 	err := s.update(func(tx *bolt.Tx) error {
+		conflict = false // a batched function may run again
 		e, ok, err := lookup(tx, key)
 		if err != nil {
 			return err
 		}
 		present := ok && !e.expiredAt(now.UnixNano())
-		switch {
-		case old == nil && present:
-			return kv.ErrConflict
-		case old != nil && (!present || !bytes.Equal(old, e.value)):
-			return kv.ErrConflict
+		if (old == nil && present) || (old != nil && (!present || !bytes.Equal(old, e.value))) {
+			conflict = true
+			return nil
 		}
 		return tx.Bucket(bucketName).Put([]byte(key), enc)
 	})
-	if errors.Is(err, kv.ErrConflict) {
+	if err == nil && conflict {
 		return kv.ErrConflict
 	}
 	if err != nil {
@@ -264,15 +265,15 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, value []byt
 	return nil
 }
 
-// update runs a write transaction. On a NoSync store, a write that finds
-// another in flight joins a shared batch (bbolt's Batch, which may run fn
-// again: every fn here is idempotent); a lone write commits at once.
+// update runs a write transaction. A write that finds another in flight
+// joins a shared batch (bbolt's Batch, which may run fn again: every fn
+// here is idempotent), so that concurrent writers share one commit and,
+// on a synced store, one fsync; a lone write commits at once. Either way
+// update returns only once its write is committed.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	if s.batch {
-		defer s.writing.Add(-1)
-		if s.writing.Add(1) > 1 {
-			return s.db.Batch(fn)
-		}
+	defer s.writing.Add(-1)
+	if s.writing.Add(1) > 1 {
+		return s.db.Batch(fn)
 	}
 	return s.db.Update(fn)
 }

@@ -21,11 +21,14 @@ import (
 )
 
 // ttl is the lifetime used for entries that must expire during a test, and
-// ttlWait how long the tests wait for them to be gone. Redis rounds expiry to
-// the millisecond and checks it lazily, so the margin is generous.
+// ttlWait how long the tests wait for them to be gone. ttl is long enough
+// that the writes before a test's first check finish well within it on a
+// loaded machine under the race detector (a synced bbolt write is an fsync
+// or two: 100 ms was seen to expire a key before it was read). Redis rounds
+// expiry to the millisecond and checks it lazily, so the margin is generous.
 const (
-	ttl     = 100 * time.Millisecond
-	ttlWait = 250 * time.Millisecond
+	ttl     = 600 * time.Millisecond
+	ttlWait = 1100 * time.Millisecond
 )
 
 // Run runs the conformance suite against stores made by newStore. Each
