@@ -161,6 +161,17 @@ func IssueVCJWT(vc map[string]any, o IssueOptions) (string, error) {
 	return sign(v, "vc+jwt", "vc", &o)
 }
 
+// mediaType is a JOSE typ as the media type it names (RFC 7515 §4.1.9:
+// "application/" is implied when there is no '/'; media types compare
+// case-insensitively).
+func mediaType(typ string) string {
+	t := strings.ToLower(typ)
+	if t != "" && !strings.Contains(t, "/") {
+		t = "application/" + t
+	}
+	return t
+}
+
 func clone(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
@@ -227,8 +238,8 @@ func Verify(ctx context.Context, token string, opts VerifyOptions) (*Verified, e
 		return nil, fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
 	}
 	v := &Verified{KID: kid}
-	switch typ {
-	case "vc+jwt":
+	switch mediaType(typ) {
+	case "application/vc+jwt":
 		v.Format = VCJWT
 		v.Credential = claims
 		v.Issuer = issuerOf(claims["issuer"])
@@ -237,7 +248,7 @@ func Verify(ctx context.Context, token string, opts VerifyOptions) (*Verified, e
 			v.ValidUntil, err = rfc3339(claims, "validUntil")
 		}
 		v.IssuedAt = numeric(claims["iat"])
-	case "JWT", "":
+	case "application/jwt", "":
 		vc, ok := claims["vc"].(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%w: jwt_vc_json needs a vc claim", ErrMalformed)

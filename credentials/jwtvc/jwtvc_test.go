@@ -150,3 +150,14 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestMediaType: typ values are media types (RFC 7515 §4.1.9), compared
+// case-insensitively with "application/" implied.
+func TestMediaType(t *testing.T) {
+	for in, want := range map[string]string{"vc+jwt": "application/vc+jwt", "application/vc+jwt": "application/vc+jwt",
+		"VC+JWT": "application/vc+jwt", "JWT": "application/jwt", "jwt": "application/jwt", "": "", "dc+sd-jwt": "application/dc+sd-jwt"} {
+		if got := mediaType(in); got != want {
+			t.Errorf("mediaType(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

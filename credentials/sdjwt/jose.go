@@ -5,12 +5,18 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
+
 	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/medid/medid/internal/keys"
 )
@@ -127,18 +133,43 @@ func parseCompact(s string) (*compactJWT, error) {
 	return &compactJWT{raw: s, header: hdr, payload: pm}, nil
 }
 
-// verify checks the signature with jwx under the header's algorithm, which
-// must be accepted and fit pub.
+// verify checks the signature under the header's algorithm, which must be
+// accepted and fit pub. It verifies the compact form it already split
+// (RFC 7515 section 5.2) with crypto/ecdsa or crypto/ed25519 directly:
+// going through jws.Verify parsed every JWS a second time, which cost as
+// much as a signature check.
 func (c *compactJWT) verify(pub crypto.PublicKey) error {
-	alg, ok := jwsAlg(c.header.Alg)
-	if !ok {
+	if _, ok := jwsAlg(c.header.Alg); !ok {
 		return fail(ErrAlgorithm, "alg %q", c.header.Alg)
 	}
 	if !keyFits(c.header.Alg, pub) {
 		return fail(ErrAlgorithm, "a %T key cannot verify alg %s", pub, c.header.Alg)
 	}
-	if _, err := jws.Verify([]byte(c.raw), jws.WithKey(alg, pub), jws.WithCompact()); err != nil {
-		return fail(ErrSignature, "%v", err)
+	i := strings.LastIndexByte(c.raw, '.')
+	if i < 0 {
+		return fail(ErrSignature, "not a compact JWS")
+	}
+	input := c.raw[:i]
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(c.raw[i+1:])
+	if err != nil {
+		return fail(ErrSignature, "the signature is not base64url")
+	}
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		// RFC 7518 section 3.4: R and S as 32-byte big-endian integers.
+		if len(sig) != 64 {
+			return fail(ErrSignature, "an ES256 signature has 64 bytes, not %d", len(sig))
+		}
+		h := sha256.Sum256([]byte(input))
+		if !ecdsa.Verify(k, h[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+			return fail(ErrSignature, "the signature does not verify")
+		}
+	case ed25519.PublicKey:
+		if !ed25519.Verify(k, []byte(input), sig) {
+			return fail(ErrSignature, "the signature does not verify")
+		}
+	default:
+		return fail(ErrAlgorithm, "a %T key cannot verify alg %s", pub, c.header.Alg)
 	}
 	return nil
 }
@@ -160,24 +191,68 @@ func sign(k *keys.PrivateKey, typ, kid string, payload []byte) (string, error) {
 	if k == nil || k.Signer() == nil {
 		return "", errors.New("sdjwt: no signing key")
 	}
-	alg, ok := jwsAlg(string(k.Algorithm()))
-	if !ok {
+	alg := string(k.Algorithm())
+	if _, ok := jwsAlg(alg); !ok {
 		return "", fmt.Errorf("sdjwt: unsupported key algorithm %q", k.Algorithm())
 	}
-	h := jws.NewHeaders()
+	// The compact serialization (RFC 7515 section 7.1) built directly: the
+	// protected header holds alg, typ and kid only.
+	hdr := map[string]any{"alg": alg}
 	if typ != "" {
-		if err := h.Set(jws.TypeKey, typ); err != nil {
-			return "", err
-		}
+		hdr["typ"] = typ
 	}
 	if kid != "" {
-		if err := h.Set(jws.KeyIDKey, kid); err != nil {
-			return "", err
+		hdr["kid"] = kid
+	}
+	hb, err := marshal(hdr)
+	if err != nil {
+		return "", err
+	}
+	input := make([]byte, 0, b64.EncodedLen(len(hb))+1+b64.EncodedLen(len(payload))+90)
+	input = b64.AppendEncode(input, hb)
+	input = append(input, '.')
+	input = b64.AppendEncode(input, payload)
+	var sig []byte
+	switch k.Algorithm() {
+	case keys.ES256:
+		h := sha256.Sum256(input)
+		der, err := k.Signer().Sign(rand.Reader, h[:], crypto.SHA256)
+		if err != nil {
+			return "", fmt.Errorf("sdjwt: sign: %w", err)
+		}
+		// RFC 7518 section 3.4: R and S, 32 bytes each, not ASN.1.
+		var r, s cryptobyte.String
+		in := cryptobyte.String(der)
+		var seq cryptobyte.String
+		if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() || !readInt(&seq, &r) || !readInt(&seq, &s) || !seq.Empty() {
+			return "", errors.New("sdjwt: sign: malformed ECDSA signature")
+		}
+		sig = make([]byte, 64)
+		copy(sig[32-len(r):32], r)
+		copy(sig[64-len(s):], s)
+	default:
+		if sig, err = k.Signer().Sign(rand.Reader, input, crypto.Hash(0)); err != nil {
+			return "", fmt.Errorf("sdjwt: sign: %w", err)
 		}
 	}
-	out, err := jws.Sign(payload, jws.WithKey(alg, k.Signer(), jws.WithProtectedHeaders(h)))
-	if err != nil {
-		return "", fmt.Errorf("sdjwt: sign: %w", err)
-	}
+	out := append(input, '.')
+	out = b64.AppendEncode(out, sig)
 	return string(out), nil
+}
+
+// readInt reads one ASN.1 INTEGER of an ECDSA signature as its big-endian
+// magnitude without leading zeros (at most 32 bytes for P-256).
+func readInt(s *cryptobyte.String, out *cryptobyte.String) bool {
+	var v cryptobyte.String
+	if !s.ReadASN1(&v, asn1.INTEGER) || len(v) == 0 || v[0]&0x80 != 0 {
+		return false
+	}
+	for len(v) > 1 && v[0] == 0 {
+		v = v[1:]
+	}
+	if len(v) > 32 {
+		return false
+	}
+	*out = v
+	return true
 }

@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/medid/medid/internal/jsonx"
 )
 
 // b64 is unpadded base64url that refuses padding and stray bits.
@@ -23,18 +24,9 @@ const maxDepth = 64
 
 // decodeJSON parses one JSON value strictly: numbers stay json.Number,
 // duplicate member names, nesting deeper than maxDepth and trailing data are
-// refused.
+// refused (jsonx.Decode).
 func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON value")
-	}
-	return v, nil
+	return jsonx.Decode(data, maxDepth)
 }
 
 // decodeObject is decodeJSON for a value that must be an object.
@@ -48,62 +40,6 @@ func decodeObject(data []byte) (map[string]any, error) {
 		return nil, errors.New("not a JSON object")
 	}
 	return m, nil
-}
-
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		if depth >= maxDepth {
-			return nil, fmt.Errorf("JSON nested deeper than %d", maxDepth)
-		}
-		switch t {
-		case '{':
-			m := make(map[string]any)
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("malformed JSON object")
-				}
-				if _, dup := m[k]; dup {
-					return nil, fmt.Errorf("duplicate member %q", k)
-				}
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				m[k] = v
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return m, nil
-		case '[':
-			a := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return a, nil
-		}
-		return nil, fmt.Errorf("unexpected %q", t)
-	case string, json.Number, bool, nil:
-		return t, nil
-	}
-	return nil, fmt.Errorf("unexpected JSON token %T", tok)
 }
 
 // marshal encodes v as compact JSON without HTML escaping. The generic

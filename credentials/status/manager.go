@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -52,6 +53,11 @@ type Manager struct {
 	randMu sync.Mutex
 	rand   io.Reader
 
+	// rollMu lets one caller of this process at a time open a new list,
+	// so that a burst of allocations on a fresh or full list creates one
+	// list, not one per caller (other processes still race, safely).
+	rollMu sync.Mutex
+
 	// encoded caches the encoding of the latest version of each list that
 	// Snapshot was asked for.
 	encMu   sync.Mutex
@@ -99,63 +105,92 @@ func NewManager(store Store, opts Options) (*Manager, error) {
 // reached its fill threshold. The entry's status is 0 (valid, not revoked,
 // not suspended).
 func (m *Manager) Allocate(ctx context.Context, purpose Purpose) (ListRef, error) {
-	if err := purpose.check(); err != nil {
+	refs, err := m.AllocateN(ctx, purpose, 1)
+	if err != nil {
 		return ListRef{}, err
+	}
+	return refs[0], nil
+}
+
+// MaxAllocateN bounds AllocateN's n.
+const MaxAllocateN = 64
+
+// AllocateN is Allocate for up to n positions (1 ≤ n ≤ MaxAllocateN) with
+// one store write: they are random free positions of one random page (1,024
+// entries) of the current list, so it may return fewer than n. Positions
+// handed out together share a page; a caller that hands them to different
+// credentials should mix positions from several calls (as the issuer's
+// pool does) so that a page does not mark credentials issued together.
+func (m *Manager) AllocateN(ctx context.Context, purpose Purpose, n int) ([]ListRef, error) {
+	if err := purpose.check(); err != nil {
+		return nil, err
+	}
+	if n < 1 || n > MaxAllocateN {
+		return nil, fmt.Errorf("status: allocate %d positions: want 1 to %d", n, MaxAllocateN)
 	}
 	full, fullOf := 0, ""
 	for range maxAttempts {
 		if err := ctx.Err(); err != nil {
-			return ListRef{}, err
+			return nil, err
 		}
 		cur, curRaw, err := m.current(ctx, purpose)
 		if err != nil {
-			return ListRef{}, err
+			return nil, err
 		}
 		if cur.ListID != fullOf {
 			full, fullOf = 0, cur.ListID
 		}
 		if full >= fullProbes {
 			if err := m.rollover(ctx, purpose, curRaw); err != nil {
-				return ListRef{}, err
+				return nil, err
 			}
 			continue
 		}
-		n, err := m.intn(cur.Size / pageBits)
+		pn, err := m.intn(cur.Size / pageBits)
 		if err != nil {
-			return ListRef{}, err
+			return nil, err
 		}
-		key := pageKey(cur.ListID, n)
+		key := pageKey(cur.ListID, pn)
 		old, err := m.store.Get(ctx, key)
 		if errors.Is(err, kv.ErrNotFound) {
 			old = nil
 		} else if err != nil {
-			return ListRef{}, fmt.Errorf("status: allocate: %w", err)
+			return nil, fmt.Errorf("status: allocate: %w", err)
 		}
 		p, err := decodePage(old)
 		if err != nil {
-			return ListRef{}, err
+			return nil, err
 		}
 		used := p.used()
 		if used >= pageLimit {
 			full++
 			continue
 		}
-		k, err := m.intn(pageBits - used)
-		if err != nil {
-			return ListRef{}, err
+		take := min(n, pageLimit-used)
+		bits := make([]int, 0, take)
+		for range take {
+			k, err := m.intn(pageBits - used - len(bits))
+			if err != nil {
+				return nil, err
+			}
+			bit := p.freeAt(k)
+			p.set(bit)
+			bits = append(bits, bit)
 		}
-		bit := p.freeAt(k)
-		p.set(bit)
 		err = m.store.CompareAndSwap(ctx, key, old, p.encode(), 0)
 		if errors.Is(err, kv.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return ListRef{}, fmt.Errorf("status: allocate: %w", err)
+			return nil, fmt.Errorf("status: allocate: %w", err)
 		}
-		return ListRef{ListID: cur.ListID, Index: n*pageBits + bit}, nil
+		refs := make([]ListRef, len(bits))
+		for i, b := range bits {
+			refs[i] = ListRef{ListID: cur.ListID, Index: pn*pageBits + b}
+		}
+		return refs, nil
 	}
-	return ListRef{}, fmt.Errorf("%w: allocate %s", ErrContention, purpose)
+	return nil, fmt.Errorf("%w: allocate %s", ErrContention, purpose)
 }
 
 // current returns the list Allocate fills for purpose, creating the first
@@ -181,6 +216,18 @@ func (m *Manager) current(ctx context.Context, purpose Purpose) (currentRecord, 
 // is still old (nil: there is none). If another caller got there first,
 // the new list is deleted and rollover returns nil: the caller re-reads.
 func (m *Manager) rollover(ctx context.Context, purpose Purpose, old []byte) error {
+	m.rollMu.Lock()
+	defer m.rollMu.Unlock()
+	// Another caller may have opened a list while this one waited.
+	raw, err := m.store.Get(ctx, currentKey(purpose))
+	switch {
+	case err == nil && !bytes.Equal(raw, old):
+		return nil
+	case err != nil && !errors.Is(err, kv.ErrNotFound):
+		return fmt.Errorf("status: current list: %w", err)
+	case errors.Is(err, kv.ErrNotFound) && old != nil:
+		return fmt.Errorf("status: current %s list record vanished", purpose)
+	}
 	id, err := m.createList(ctx, purpose)
 	if err != nil {
 		return err

@@ -450,3 +450,39 @@ func BenchmarkSetStatus(b *testing.B) {
 		i++
 	}
 }
+
+// TestAllocateN: positions handed out together are distinct, in one page,
+// never handed out again, and usable; n is bounded.
+func TestAllocateN(t *testing.T) {
+	m, _ := newManager(t, true)
+	ctx := context.Background()
+	for _, n := range []int{0, -1, status.MaxAllocateN + 1} {
+		if _, err := m.AllocateN(ctx, status.BitstringRevocation, n); err == nil {
+			t.Errorf("AllocateN(%d) succeeded", n)
+		}
+	}
+	seen := map[status.ListRef]bool{}
+	for range 20 {
+		refs, err := m.AllocateN(ctx, status.BitstringRevocation, 40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(refs) == 0 || len(refs) > 40 {
+			t.Fatalf("got %d positions", len(refs))
+		}
+		for _, r := range refs {
+			if seen[r] || r.Index/1024 != refs[0].Index/1024 || r.ListID != refs[0].ListID {
+				t.Fatalf("position %v repeated or outside the batch's page (%v)", r, refs[0])
+			}
+			seen[r] = true
+		}
+		one, err := m.Allocate(ctx, status.BitstringRevocation)
+		if err != nil || seen[one] {
+			t.Fatalf("Allocate after AllocateN: %v %v", one, err)
+		}
+		seen[one] = true
+		if err := m.SetStatus(ctx, refs[len(refs)-1], 1); err != nil {
+			t.Fatalf("SetStatus on a batch position: %v", err)
+		}
+	}
+}
