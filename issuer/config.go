@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
+
+	"github.com/medid/medid/credentials/status/bitstring"
 )
 
 // Configuration is one entry of credential_configurations_supported: a
@@ -67,6 +69,8 @@ type Minted struct {
 	Credential any
 	// ID identifies the credential in the issuance record.
 	ID string
-	// Status is the status list entry, if any ("listID/index").
+	// Status is the token status list entry, if any ("listID/index").
 	Status string
+	// Bitstring holds the Bitstring Status List entries, if any.
+	Bitstring []bitstring.Entry
 }

@@ -10,7 +10,10 @@ import (
 type OAuthError struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
-	Status      int    `json:"-"`
+	// Interval is the seconds a wallet waits before polling again
+	// (issuance_pending only).
+	Interval int `json:"interval,omitempty"`
+	Status   int `json:"-"`
 	// Cause is logged, never sent.
 	Cause error `json:"-"`
 }
@@ -37,6 +40,15 @@ const (
 	CodeInvalidProof             = "invalid_proof"
 	CodeInvalidNonce             = "invalid_nonce"
 	CodeCredentialRequestDenied  = "credential_request_denied"
+	// RFC 9449 (DPoP).
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	CodeUseDPoPNonce     = "use_dpop_nonce"
+	// OpenID4VCI 1.0 §9.3 (deferred issuance).
+	CodeInvalidTransactionID = "invalid_transaction_id"
+	// CodeIssuancePending is the pending answer of OpenID4VCI drafts 13
+	// to 15 (400 with interval); 1.0 answers 202 instead. It is sent only
+	// with Options.DeferredPendingError.
+	CodeIssuancePending = "issuance_pending"
 )
 
 func oauthErr(code string, status int, format string, args ...any) *OAuthError {

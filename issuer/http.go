@@ -17,8 +17,9 @@ import (
 const maxFormBody = 64 << 10
 
 // Register adds the issuer's routes to e: the admin offer API (behind
-// admin), the public offer-by-reference, metadata, token, nonce and
-// credential endpoints. validate checks offer claims per configuration.
+// admin: create, approve a deferred offer), the public offer-by-reference,
+// metadata, token, nonce, credential, deferred credential and notification
+// endpoints. validate checks offer claims per configuration.
 func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate ClaimsValidator) {
 	e.POST("/issuer/offers", func(c echo.Context) error {
 		var req OfferRequest
@@ -39,6 +40,18 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusCreated, o)
+	}, admin)
+	e.POST("/issuer/offers/:id/approve", func(c echo.Context) error {
+		id := c.Param("id")
+		err := s.ApproveOffer(c.Request().Context(), id)
+		if errors.Is(err, ErrDeferredOfferNotFound) {
+			return httpx.NotFound(err.Error())
+		}
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, map[string]any{"id": id, "approved": true})
 	}, admin)
 	e.GET("/issuer/offers/:id", func(c echo.Context) error {
 		b, err := s.CredentialOffer(c.Request().Context(), c.Param("id"))
@@ -70,10 +83,10 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 	}
 	e.GET("/issuer/offers/:id/qr.png", qr(func(l string) ([]byte, error) { return qrcode.PNG(l, 6) }, "image/png"))
 	e.GET("/issuer/offers/:id/qr.svg", qr(qrcode.SVG, "image/svg+xml"))
-	e.POST("/notification", func(c echo.Context) error {
-		tok, err := bearer(c.Request())
+	e.POST("/notification", s.oauth(func(c echo.Context) (any, error) {
+		a, err := s.Authorize(c.Request().Context(), s.presented(c, "/notification"))
 		if err != nil {
-			return s.oauthError(c, err)
+			return nil, err
 		}
 		var req struct {
 			ID          string `json:"notification_id"`
@@ -81,13 +94,13 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 			Description string `json:"event_description,omitempty"`
 		}
 		if err := httpx.DecodeJSON(c.Request(), 4<<10, &req); err != nil {
-			return s.oauthError(c, oauthErr("invalid_notification_request", http.StatusBadRequest, "%s", httpx.AsError(err).Detail))
+			return nil, oauthErr("invalid_notification_request", http.StatusBadRequest, "%s", httpx.AsError(err).Detail)
 		}
-		if err := s.Notify(c.Request().Context(), tok, req.ID, req.Event); err != nil {
-			return s.oauthError(c, err)
+		if err := s.Notify(c.Request().Context(), a, req.ID, req.Event); err != nil {
+			return nil, err
 		}
-		return c.NoContent(http.StatusNoContent)
-	})
+		return noContent{}, nil
+	}))
 	e.GET("/.well-known/jwt-vc-issuer", func(c echo.Context) error {
 		if s.opt.Keys == nil {
 			return httpx.NotFound("no JWT VC issuer metadata")
@@ -118,7 +131,7 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 		if err := c.Request().ParseForm(); err != nil {
 			return nil, invalidRequest("malformed form body")
 		}
-		return s.Token(c.Request().Context(), c.Request().PostForm)
+		return s.Token(c.Request().Context(), c.Request().PostForm, s.dpopInput(c, "/token"))
 	}))
 	e.POST("/nonce", s.oauth(func(c echo.Context) (any, error) {
 		n, err := s.Nonce(c.Request().Context())
@@ -128,7 +141,7 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 		return map[string]string{"c_nonce": n}, nil
 	}))
 	e.POST("/credential", s.oauth(func(c echo.Context) (any, error) {
-		tok, err := bearer(c.Request())
+		a, err := s.Authorize(c.Request().Context(), s.presented(c, "/credential"))
 		if err != nil {
 			return nil, err
 		}
@@ -137,8 +150,38 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 			he := httpx.AsError(err)
 			return nil, oauthErr(CodeInvalidCredentialRequest, http.StatusBadRequest, "%s", he.Detail)
 		}
-		return s.Credential(c.Request().Context(), tok, &req)
+		return s.Credential(c.Request().Context(), a, &req)
 	}))
+	e.POST("/deferred_credential", s.oauth(func(c echo.Context) (any, error) {
+		a, err := s.Authorize(c.Request().Context(), s.presented(c, "/deferred_credential"))
+		if err != nil {
+			return nil, err
+		}
+		var req struct {
+			TransactionID string `json:"transaction_id"`
+			// credential_response_encryption is not supported; a request
+			// asking for it is refused by the strict decoder.
+		}
+		if err := httpx.DecodeJSON(c.Request(), 4<<10, &req); err != nil {
+			return nil, oauthErr(CodeInvalidCredentialRequest, http.StatusBadRequest, "%s", httpx.AsError(err).Detail)
+		}
+		return s.DeferredCredential(c.Request().Context(), a, req.TransactionID)
+	}))
+}
+
+// noContent is a handler result answered with 204 and no body.
+type noContent struct{}
+
+// dpopInput is what a DPoP proof sent to the endpoint at path must match:
+// the request method and the endpoint's public URL.
+func (s *Service) dpopInput(c echo.Context, path string) DPoPInput {
+	r := c.Request()
+	return DPoPInput{Proofs: r.Header.Values("DPoP"), Method: r.Method, URL: strings.TrimRight(s.opt.CredentialIssuer, "/") + path}
+}
+
+// presented is the access token a resource request at path presented.
+func (s *Service) presented(c echo.Context, path string) Presented {
+	return Presented{Authorization: c.Request().Header.Get("Authorization"), DPoP: s.dpopInput(c, path)}
 }
 
 // oauth renders a handler's result as JSON, and its error as an OAuth
@@ -151,8 +194,31 @@ func (s *Service) oauth(h func(echo.Context) (any, error)) echo.HandlerFunc {
 			return s.oauthError(c, err)
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
+		s.offerDPoPNonce(c, "")
+		switch r := out.(type) {
+		case noContent:
+			return c.NoContent(http.StatusNoContent)
+		case *CredentialResponse:
+			if r.Pending() {
+				return c.JSON(http.StatusAccepted, r)
+			}
+		}
 		return c.JSON(http.StatusOK, out)
 	}
+}
+
+// offerDPoPNonce sends a fresh DPoP-Nonce (RFC 9449 §8) when the issuer
+// requires nonces and the request used DPoP, or its error asks for one.
+func (s *Service) offerDPoPNonce(c echo.Context, code string) {
+	if !s.opt.DPoPNonce || (code != CodeUseDPoPNonce && len(c.Request().Header.Values("DPoP")) == 0) {
+		return
+	}
+	n, err := s.DPoPNonce()
+	if err != nil {
+		s.opt.Logger.ErrorContext(c.Request().Context(), "DPoP nonce", "error", err)
+		return
+	}
+	c.Response().Header().Set("DPoP-Nonce", n)
 }
 
 // oauthError renders err as an OAuth error response; an error that is not
@@ -164,11 +230,19 @@ func (s *Service) oauthError(c echo.Context, err error) error {
 		s.opt.Logger.ErrorContext(c.Request().Context(), "issuer endpoint failed", "path", c.Path(), "error", err)
 		oe = &OAuthError{Code: "server_error", Status: http.StatusInternalServerError, Description: "the issuer could not complete the request"}
 	}
+	s.offerDPoPNonce(c, oe.Code)
 	if oe.Status == http.StatusUnauthorized {
-		// RFC 6750 §3.1: no error code when no token was sent.
-		if c.Request().Header.Get("Authorization") == "" {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="medid"`)
-		} else {
+		algs := `algs="` + strings.Join(dpopAlgs, " ") + `"`
+		auth := c.Request().Header.Get("Authorization")
+		scheme, _, _ := strings.Cut(auth, " ")
+		switch {
+		case oe.Code == CodeInvalidDPoPProof || oe.Code == CodeUseDPoPNonce || strings.EqualFold(scheme, schemeDPoP):
+			// RFC 9449 §7.1.
+			c.Response().Header().Set("WWW-Authenticate", `DPoP error="`+oe.Code+`", `+algs)
+		case auth == "":
+			// RFC 6750 §3.1: no error code when no token was sent.
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="medid", DPoP `+algs)
+		default:
 			c.Response().Header().Set("WWW-Authenticate", `Bearer error="`+oe.Code+`"`)
 		}
 	}
@@ -181,18 +255,6 @@ func requireForm(r *http.Request) error {
 		return invalidRequest("the token request must be application/x-www-form-urlencoded")
 	}
 	return nil
-}
-
-func bearer(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		if strings.EqualFold(scheme, "DPoP") {
-			return "", invalidToken("DPoP-bound access tokens are not issued yet; use Bearer")
-		}
-		return "", invalidToken("an access token is required (Authorization: Bearer …)")
-	}
-	return strings.TrimSpace(tok), nil
 }
 
 // Metadata is the credential issuer metadata (OpenID4VCI 1.0 §12.2).
@@ -213,7 +275,15 @@ func (s *Service) Metadata() map[string]any {
 			m["vct"] = c.VCT
 		}
 		if len(c.Types) > 0 {
-			m["credential_definition"] = map[string]any{"type": c.Types}
+			def := map[string]any{"type": c.Types}
+			if c.Format == "ldp_vc" {
+				ctxs := []string{"https://www.w3.org/ns/credentials/v2"}
+				if c.ContextURL != "" {
+					ctxs = append(ctxs, c.ContextURL)
+				}
+				def["@context"] = ctxs
+			}
+			m["credential_definition"] = def
 		}
 		configs[c.ID] = m
 	}
@@ -222,6 +292,7 @@ func (s *Service) Metadata() map[string]any {
 		"credential_endpoint":                 base + "/credential",
 		"nonce_endpoint":                      base + "/nonce",
 		"notification_endpoint":               base + "/notification",
+		"deferred_credential_endpoint":        base + "/deferred_credential",
 		"batch_credential_issuance":           map[string]any{"batch_size": s.opt.BatchSize},
 		"display":                             []Display{{Name: "medid", Locale: "en"}},
 		"credential_configurations_supported": configs,
@@ -238,13 +309,15 @@ func (s *Service) AuthorizationServerMetadata() map[string]any {
 		"pre-authorized_grant_anonymous_access_supported": true,
 		"response_types_supported":                        []string{},
 		"token_endpoint_auth_methods_supported":           []string{"none"},
+		"dpop_signing_alg_values_supported":               dpopAlgs,
 	}
 }
 
 // bindingMethods says how a format binds the credential to the holder:
-// SD-JWT VC through cnf.jwk, jwt_vc_json through the subject's did:jwk.
+// SD-JWT VC through cnf.jwk, jwt_vc_json and ldp_vc through the subject's
+// did:jwk.
 func bindingMethods(format string) []string {
-	if format == "jwt_vc_json" {
+	if format == "jwt_vc_json" || format == "ldp_vc" {
 		return []string{"did:jwk"}
 	}
 	return []string{"jwk"}

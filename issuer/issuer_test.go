@@ -64,13 +64,19 @@ type env struct {
 	svc   *Service
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, mods ...func(*Options)) *env {
 	t.Helper()
 	store, err := boltkv.Open(filepath.Join(t.TempDir(), "kv.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return newEnvOn(t, store, mods...)
+}
+
+// newEnvOn serves an issuer on store.
+func newEnvOn(t *testing.T, store kv.Store, mods ...func(*Options)) *env {
+	t.Helper()
 	mk, _, _ := keys.LoadMasterKey(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)), "")
 	sealer, _ := keys.NewSealer(mk, "issuer")
 	e := echo.New()
@@ -78,7 +84,7 @@ func newEnv(t *testing.T) *env {
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	c := &clock{t: time.Now()}
-	svc, err := New(store, sealer, Options{
+	opts := Options{
 		CredentialIssuer: srv.URL,
 		Configurations: []Configuration{
 			{ID: "PatientIdentityCredential_dc+sd-jwt", Format: "dc+sd-jwt", VCT: srv.URL + "/vct/PatientIdentityCredential", SigningAlgs: []string{"ES256"}},
@@ -87,7 +93,11 @@ func newEnv(t *testing.T) *env {
 		Minters: map[string]Minter{"PatientIdentityCredential_dc+sd-jwt": &echoMinter{}, "HealthConsentCredential_dc+sd-jwt": &echoMinter{}},
 		Now:     c.Now,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, m := range mods {
+		m(&opts)
+	}
+	svc, err := New(store, sealer, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/medid/medid/credentials/jwtvc"
 	"github.com/medid/medid/credentials/sdjwt"
+	"github.com/medid/medid/credentials/status/bitstring"
 	"github.com/medid/medid/did/didjwk"
 	"github.com/medid/medid/internal/keys"
 )
@@ -27,6 +28,10 @@ type KeySource func(ctx context.Context, alg keys.Algorithm) (IssuerKey, error)
 // StatusSource allocates a status list entry for a new credential and
 // returns its list URI and index (Token Status List for SD-JWT VC).
 type StatusSource func(ctx context.Context) (uri string, index int, err error)
+
+// BitstringSource allocates the W3C Bitstring Status List entries
+// (revocation and suspension) of a new VC Data Model credential.
+type BitstringSource func(ctx context.Context) ([]bitstring.Entry, error)
 
 // SDJWTMinter issues SD-JWT VCs (dc+sd-jwt): every claim selectively
 // disclosable except the configuration's AlwaysVisible ones, holder-bound
@@ -70,6 +75,7 @@ func (m *SDJWTMinter) Mint(ctx context.Context, req MintRequest) (*Minted, error
 type JWTMinter struct {
 	Format   jwtvc.Format
 	Keys     KeySource
+	Status   BitstringSource // optional
 	Now      func() time.Time
 	ValidFor time.Duration // default one year
 }
@@ -107,6 +113,15 @@ func (m *JWTMinter) Mint(ctx context.Context, req MintRequest) (*Minted, error) 
 	vc := map[string]any{"@context": ctxs, "type": types, "credentialSubject": subject}
 	now := nowOf(m.Now)
 	id := "urn:uuid:" + uuid.NewString()
+	minted := &Minted{ID: id}
+	if m.Status != nil {
+		entries, err := m.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: status entry: %w", err)
+		}
+		vc["credentialStatus"] = statusValue(entries)
+		minted.Bitstring = entries
+	}
 	o := jwtvc.IssueOptions{Issuer: k.DID, KID: k.KID, Key: k.Key, IssuedAt: now, ValidFrom: now,
 		ValidUntil: now.Add(validFor(m.ValidFor)), ID: id}
 	var token string
@@ -118,7 +133,82 @@ func (m *JWTMinter) Mint(ctx context.Context, req MintRequest) (*Minted, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Minted{Credential: token, ID: id}, nil
+	minted.Credential = token
+	return minted, nil
+}
+
+// statusValue is the credentialStatus of a credential with entries.
+func statusValue(entries []bitstring.Entry) any {
+	out := make([]any, len(entries))
+	for i, e := range entries {
+		out[i] = e
+	}
+	return out
+}
+
+// DIMinter issues ldp_vc credentials: VC Data Model 2.0 secured with a
+// Data Integrity proof (Cryptosuite, default eddsa-rdfc-2022), whose
+// subject is the holder's did:jwk, with Bitstring Status List entries.
+type DIMinter struct {
+	Keys        KeySource
+	Status      BitstringSource // optional
+	Cryptosuite string
+	// Sign adds the proof (the server's Data Integrity suite).
+	Sign     func(ctx context.Context, doc map[string]any, k IssuerKey, cryptosuite string) (map[string]any, error)
+	Now      func() time.Time
+	ValidFor time.Duration // default one year
+}
+
+// Mint implements Minter.
+func (m *DIMinter) Mint(ctx context.Context, req MintRequest) (*Minted, error) {
+	suite, alg := m.Cryptosuite, keys.EdDSA
+	switch suite {
+	case "", EdDSARDFC2022:
+		suite = EdDSARDFC2022
+	case ECDSARDFC2019:
+		alg = keys.ES256
+	default:
+		return nil, fmt.Errorf("issuer: unknown cryptosuite %q", suite)
+	}
+	k, err := m.Keys(ctx, alg)
+	if err != nil {
+		return nil, err
+	}
+	holder, err := didjwk.New(req.HolderJWK)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: holder did:jwk: %w", err)
+	}
+	subject := map[string]any{"id": holder.String()}
+	for c, v := range req.Claims {
+		subject[c] = v
+	}
+	ctxs := []any{"https://www.w3.org/ns/credentials/v2"}
+	if req.Configuration.ContextURL != "" {
+		ctxs = append(ctxs, req.Configuration.ContextURL)
+	}
+	types := []any{"VerifiableCredential"}
+	for _, t := range req.Configuration.Types {
+		if t != "VerifiableCredential" {
+			types = append(types, t)
+		}
+	}
+	now := nowOf(m.Now)
+	minted := &Minted{ID: "urn:uuid:" + uuid.NewString()}
+	vc := map[string]any{"@context": ctxs, "id": minted.ID, "type": types, "issuer": k.DID,
+		"validFrom": now.Format(time.RFC3339), "validUntil": now.Add(validFor(m.ValidFor)).Format(time.RFC3339),
+		"credentialSubject": subject}
+	if m.Status != nil {
+		if minted.Bitstring, err = m.Status(ctx); err != nil {
+			return nil, fmt.Errorf("issuer: status entry: %w", err)
+		}
+		vc["credentialStatus"] = statusValue(minted.Bitstring)
+	}
+	signed, err := m.Sign(ctx, vc, k, suite)
+	if err != nil {
+		return nil, err
+	}
+	minted.Credential = signed
+	return minted, nil
 }
 
 func nowOf(f func() time.Time) time.Time {

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -55,6 +56,27 @@ type Options struct {
 	// Recorder, if set, records each issued credential (id, configuration,
 	// holder key thumbprint, status entry; never the claims).
 	Recorder func(ctx context.Context, cfgID, holderThumbprint string, m *Minted) error
+
+	// DPoPMaxAge bounds a DPoP proof's iat (default 5 minutes); a proof's
+	// jti is remembered that long.
+	DPoPMaxAge time.Duration
+	// DPoPNonce makes DPoP proofs carry a server nonce (RFC 9449 §8): a
+	// proof without a current one is answered use_dpop_nonce with a fresh
+	// nonce in the DPoP-Nonce header. DPoPNonceTTL is a nonce's lifetime
+	// (default 5 minutes).
+	DPoPNonce    bool
+	DPoPNonceTTL time.Duration
+	// DeferredTTL is how long a deferred issuance waits for approval and
+	// its access token stays usable at the deferred credential and
+	// notification endpoints (default 72 hours).
+	DeferredTTL time.Duration
+	// DeferredInterval is the wait a wallet is asked to keep between
+	// deferred credential requests (default 5 s, at least 1 s).
+	DeferredInterval time.Duration
+	// DeferredPendingError answers a pending deferred credential request
+	// the way OpenID4VCI drafts 13 to 15 did, 400 issuance_pending with
+	// interval, instead of 1.0's 202 with transaction_id and interval.
+	DeferredPendingError bool
 }
 
 // Service is the OpenID4VCI credential issuer.
@@ -83,6 +105,13 @@ func New(store kv.Store, sealer *keys.Sealer, opts Options) (*Service, error) {
 	def(&opts.NonceTTL, 5*time.Minute)
 	def(&opts.ProofMaxAge, 5*time.Minute)
 	def(&opts.Skew, 60*time.Second)
+	def(&opts.DPoPMaxAge, 5*time.Minute)
+	def(&opts.DPoPNonceTTL, 5*time.Minute)
+	def(&opts.DeferredTTL, 72*time.Hour)
+	def(&opts.DeferredInterval, 5*time.Second)
+	if opts.DeferredInterval < time.Second {
+		opts.DeferredInterval = time.Second
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -106,6 +135,22 @@ type grant struct {
 	Claims           map[string]any `json:"claims"`
 	TxCodeMAC        []byte         `json:"tx,omitempty"`
 	Expires          time.Time      `json:"exp"`
+	// Deferred offers answer credential requests with a transaction until
+	// an admin approves them.
+	Deferred bool `json:"deferred,omitempty"`
+	// JKT is the thumbprint of the DPoP key the access token is bound to.
+	JKT string `json:"jkt,omitempty"`
+	// DeferredUntil extends the token's life at the deferred credential
+	// and notification endpoints (never at the credential endpoint).
+	DeferredUntil time.Time `json:"deferred_until,omitzero"`
+}
+
+// usableUntil is when the token stops working everywhere.
+func (g *grant) usableUntil() time.Time {
+	if g.DeferredUntil.After(g.Expires) {
+		return g.DeferredUntil
+	}
+	return g.Expires
 }
 
 // OfferRequest is POST /issuer/offers.
@@ -113,6 +158,10 @@ type OfferRequest struct {
 	ConfigurationIDs []string       `json:"credential_configuration_ids"`
 	Claims           map[string]any `json:"claims"`
 	TxCode           bool           `json:"tx_code"`
+	// Deferred makes the credential request answer 202 with a
+	// transaction_id until an admin approves the offer
+	// (POST /issuer/offers/{id}/approve); see ApproveOffer.
+	Deferred bool `json:"deferred,omitempty"`
 }
 
 // Offer is a created credential offer.
@@ -121,6 +170,7 @@ type Offer struct {
 	OfferURI string    `json:"offer_uri"`
 	TxCode   string    `json:"tx_code,omitempty"`
 	Expires  time.Time `json:"expires_at"`
+	Deferred bool      `json:"deferred,omitempty"`
 	// CredentialOffer is the offer object (what credential_offer_uri serves).
 	CredentialOffer json.RawMessage `json:"credential_offer"`
 }
@@ -153,7 +203,7 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest, offerURIBas
 	id, code := randomToken(16), randomToken(32)
 	now := s.opt.Now()
 	exp := now.Add(s.opt.OfferTTL)
-	g := grant{OfferID: id, ConfigurationIDs: req.ConfigurationIDs, Claims: req.Claims, Expires: exp}
+	g := grant{OfferID: id, ConfigurationIDs: req.ConfigurationIDs, Claims: req.Claims, Expires: exp, Deferred: req.Deferred}
 	var tx string
 	if req.TxCode {
 		tx = randomDigits(6)
@@ -172,6 +222,11 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest, offerURIBas
 	if err != nil {
 		return nil, err
 	}
+	if req.Deferred {
+		if err := s.createApproval(ctx, id, now); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.putSealed(ctx, codePrefix+hashKey(code), g, s.opt.OfferTTL); err != nil {
 		return nil, err
 	}
@@ -186,7 +241,7 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest, offerURIBas
 	}
 	ref := strings.TrimRight(offerURIBase, "/") + "/" + id
 	return &Offer{ID: id, OfferURI: "openid-credential-offer://?credential_offer_uri=" + url.QueryEscape(ref),
-		TxCode: tx, Expires: exp, CredentialOffer: offerJSON}, nil
+		TxCode: tx, Expires: exp, Deferred: req.Deferred, CredentialOffer: offerJSON}, nil
 }
 
 // CredentialOffer returns the offer JSON for credential_offer_uri.
@@ -227,8 +282,10 @@ type TokenResponse struct {
 
 // Token redeems a pre-authorized code (RFC 6749 token endpoint with the
 // OpenID4VCI pre-authorized grant). The code is taken atomically: it is
-// redeemed at most once, and a wrong tx_code burns it.
-func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, error) {
+// redeemed at most once, and a wrong tx_code burns it. A request with a
+// DPoP proof (dp.Proofs) gets a token bound to the proof's key (token_type
+// DPoP); an invalid proof is refused before the code is spent.
+func (s *Service) Token(ctx context.Context, form url.Values, dp DPoPInput) (*TokenResponse, error) {
 	if gt := form.Get("grant_type"); gt != GrantPreAuthorized {
 		if gt == "" {
 			return nil, invalidRequest("grant_type is required")
@@ -238,6 +295,14 @@ func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, e
 	code := form.Get("pre-authorized_code")
 	if code == "" {
 		return nil, invalidRequest("pre-authorized_code is required")
+	}
+	var jkt string
+	if len(dp.Proofs) > 0 {
+		p, err := s.checkDPoP(ctx, dp, "", "", http.StatusBadRequest)
+		if err != nil {
+			return nil, err
+		}
+		jkt = p.JKT
 	}
 	// Peek first: a request that cannot succeed (a missing tx_code, or one
 	// the offer does not have) is refused without spending the offer.
@@ -271,11 +336,16 @@ func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, e
 	}
 	g.TxCodeMAC = nil
 	g.Expires = s.opt.Now().Add(s.opt.TokenTTL)
+	g.JKT = jkt
 	tok := randomToken(32)
 	if err := s.putSealed(ctx, tokenPrefix+hashKey(tok), g, s.opt.TokenTTL); err != nil {
 		return nil, err
 	}
-	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(s.opt.TokenTTL.Seconds())}, nil
+	typ := schemeBearer
+	if jkt != "" {
+		typ = schemeDPoP
+	}
+	return &TokenResponse{AccessToken: tok, TokenType: typ, ExpiresIn: int(s.opt.TokenTTL.Seconds())}, nil
 }
 
 // Nonce issues a fresh c_nonce for key proofs (the nonce endpoint).
@@ -294,28 +364,32 @@ type CredentialRequest struct {
 	} `json:"proofs,omitempty"`
 }
 
-// CredentialResponse is the credential endpoint's answer.
+// CredentialResponse is the answer of the credential and deferred
+// credential endpoints: the credentials (HTTP 200), or, while a deferred
+// issuance waits, a transaction_id and the interval in seconds to wait
+// before asking the deferred credential endpoint (HTTP 202).
 type CredentialResponse struct {
-	Credentials    []IssuedCredential `json:"credentials"`
+	Credentials    []IssuedCredential `json:"credentials,omitempty"`
 	NotificationID string             `json:"notification_id,omitempty"`
+	TransactionID  string             `json:"transaction_id,omitempty"`
+	Interval       int                `json:"interval,omitempty"`
 }
+
+// Pending reports whether r defers issuance (HTTP 202).
+func (r *CredentialResponse) Pending() bool { return r.TransactionID != "" }
 
 // IssuedCredential is one entry of credentials.
 type IssuedCredential struct {
 	Credential any `json:"credential"`
 }
 
-// Credential handles the credential endpoint: the access token must be
-// valid, every key proof must verify and carry one fresh c_nonce (consumed
-// once for the whole request), and each proof gets its own credential.
-func (s *Service) Credential(ctx context.Context, accessToken string, req *CredentialRequest) (*CredentialResponse, error) {
-	var g grant
-	if err := s.getSealed(ctx, tokenPrefix+hashKey(accessToken), &g); err != nil {
-		if errors.Is(err, kv.ErrNotFound) {
-			return nil, invalidToken("the access token is invalid or expired")
-		}
-		return nil, err
-	}
+// Credential handles the credential endpoint for an authorized access
+// token: every key proof must verify and carry one fresh c_nonce (consumed
+// once for the whole request), and each proof gets its own credential. For
+// a deferred offer not yet approved, the request is recorded and answered
+// with a transaction_id (see DeferredCredential).
+func (s *Service) Credential(ctx context.Context, a *Access, req *CredentialRequest) (*CredentialResponse, error) {
+	g := a.g
 	if !s.opt.Now().Before(g.Expires) {
 		return nil, invalidToken("the access token has expired")
 	}
@@ -370,23 +444,49 @@ func (s *Service) Credential(ctx context.Context, accessToken string, req *Crede
 		}
 		return nil, err
 	}
+	holders := make([]holder, len(proofs))
+	for i, p := range proofs {
+		holders[i] = holder{Key: p.Key, JWK: p.JWK, Thumbprint: p.Thumbprint}
+	}
+	if g.Deferred {
+		approved, err := s.approved(ctx, g.OfferID)
+		if err != nil {
+			return nil, err
+		}
+		if !approved {
+			return s.deferIssuance(ctx, a, id, holders)
+		}
+	}
+	return s.mint(ctx, a.tokenHash, cfg, g.Claims, holders, s.opt.TokenTTL)
+}
+
+// holder is a key the wallet proved possession of.
+type holder struct {
+	Key        crypto.PublicKey
+	JWK        json.RawMessage
+	Thumbprint string
+}
+
+// mint issues one credential of cfg per holder key and registers a
+// notification id for the token (by its hash) that lives notifTTL.
+func (s *Service) mint(ctx context.Context, tokenHash string, cfg Configuration, claims map[string]any, holders []holder, notifTTL time.Duration) (*CredentialResponse, error) {
 	resp := &CredentialResponse{NotificationID: randomToken(16)}
-	if err := s.store.Put(ctx, notifPrefix+resp.NotificationID, []byte(hashKey(accessToken)), s.opt.TokenTTL); err != nil {
+	if err := s.store.Put(ctx, notifPrefix+resp.NotificationID, []byte(tokenHash), notifTTL); err != nil {
 		return nil, err
 	}
-	minter := s.opt.Minters[id]
-	for _, p := range proofs {
-		m, err := minter.Mint(ctx, MintRequest{Configuration: cfg, Claims: g.Claims, Holder: p.Key, HolderJWK: p.JWK})
+	minter := s.opt.Minters[cfg.ID]
+	for _, h := range holders {
+		m, err := minter.Mint(ctx, MintRequest{Configuration: cfg, Claims: claims, Holder: h.Key, HolderJWK: h.JWK})
 		if err != nil {
 			return nil, err
 		}
 		if s.opt.Recorder != nil {
-			if err := s.opt.Recorder(ctx, id, p.Thumbprint, m); err != nil {
+			if err := s.opt.Recorder(ctx, cfg.ID, h.Thumbprint, m); err != nil {
 				return nil, fmt.Errorf("issuer: record issuance: %w", err)
 			}
 		}
 		resp.Credentials = append(resp.Credentials, IssuedCredential{Credential: m.Credential})
-		s.opt.Logger.InfoContext(ctx, "credential issued", "configuration", id, "credential_id", m.ID, "status", m.Status, "holder_key", p.Thumbprint)
+		s.opt.Logger.InfoContext(ctx, "credential issued", "configuration", cfg.ID, "credential_id", m.ID, "status", m.Status, "holder_key", h.Thumbprint)
 	}
 	return resp, nil
 }
@@ -398,26 +498,19 @@ func (s *Service) Credential(ctx context.Context, accessToken string, req *Crede
 var notificationEvents = map[string]bool{"credential_accepted": true, "credential_failure": true, "credential_deleted": true}
 
 // Notify records a wallet's notification about credentials it received
-// with accessToken. The notification id must belong to that token.
-func (s *Service) Notify(ctx context.Context, accessToken, id, event string) error {
+// with the access token a. The notification id must belong to that token.
+func (s *Service) Notify(ctx context.Context, a *Access, id, event string) error {
 	if id == "" || !notificationEvents[event] {
 		return oauthErr("invalid_notification_request", http.StatusBadRequest, "notification_id and event (credential_accepted, credential_failure or credential_deleted) are required")
 	}
-	var g grant
-	if err := s.getSealed(ctx, tokenPrefix+hashKey(accessToken), &g); err != nil {
-		if errors.Is(err, kv.ErrNotFound) {
-			return invalidToken("the access token is invalid or expired")
-		}
-		return err
-	}
 	owner, err := s.store.Get(ctx, notifPrefix+id)
-	if errors.Is(err, kv.ErrNotFound) || (err == nil && string(owner) != hashKey(accessToken)) {
+	if errors.Is(err, kv.ErrNotFound) || (err == nil && string(owner) != a.tokenHash) {
 		return oauthErr("invalid_notification_id", http.StatusBadRequest, "unknown notification_id")
 	}
 	if err != nil {
 		return err
 	}
-	s.opt.Logger.InfoContext(ctx, "wallet notification", "event", event, "offer", g.OfferID)
+	s.opt.Logger.InfoContext(ctx, "wallet notification", "event", event, "offer", a.g.OfferID)
 	return nil
 }
 

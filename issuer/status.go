@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/gowebpki/jcs"
 
+	"github.com/medid/medid/credentials/jwtvc"
 	"github.com/medid/medid/credentials/status"
+	"github.com/medid/medid/credentials/status/bitstring"
 	"github.com/medid/medid/credentials/status/tokenlist"
 	"github.com/medid/medid/internal/keys"
 	"github.com/medid/medid/internal/kv"
@@ -30,12 +33,22 @@ type Record struct {
 	Configuration string `json:"credential_configuration_id"`
 	// Subject is a pseudonym of the holder (a hash of the holder key's
 	// thumbprint, salted per issuer), not an identifier of the patient.
-	Subject     string    `json:"subject"`
-	StatusList  string    `json:"status_list,omitempty"`
-	StatusIndex *int      `json:"status_index,omitempty"`
-	Status      string    `json:"status"` // valid, suspended, revoked
-	IssuedAt    time.Time `json:"issued_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Subject     string `json:"subject"`
+	StatusList  string `json:"status_list,omitempty"`
+	StatusIndex *int   `json:"status_index,omitempty"`
+	// Bitstring holds the W3C Bitstring Status List entries of a VC Data
+	// Model credential (one for revocation, one for suspension).
+	Bitstring []BitstringRef `json:"bitstring_status,omitempty"`
+	Status    string         `json:"status"` // valid, suspended, revoked
+	IssuedAt  time.Time      `json:"issued_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+// BitstringRef is a credential's position in a Bitstring Status List.
+type BitstringRef struct {
+	Purpose string `json:"purpose"` // revocation or suspension
+	List    string `json:"list"`    // the statusListCredential URL
+	Index   int    `json:"index"`
 }
 
 // StatusAppender is what the status service needs of the ledger.
@@ -51,14 +64,138 @@ type Status struct {
 	Store   kv.Store
 	Ledger  StatusAppender
 	Keys    KeySource
-	// ListURL is the URL prefix of served lists ("<base>/status/token/").
+	// ListURL is the URL prefix of served token lists ("<base>/status/token/").
 	ListURL string
-	Now     func() time.Time
+	// BitstringURL is the URL prefix of served bitstring status list
+	// credentials ("<base>/status/bitstring/").
+	BitstringURL string
+	Now          func() time.Time
 	// TTL is the ttl claim of served lists: how long verifiers may cache.
 	TTL time.Duration
 
-	mu     sync.Mutex
-	signed map[string]signedList
+	mu      sync.Mutex
+	signed  map[string]signedList
+	pools   map[status.Purpose]*refPool
+	stop    chan struct{}
+	closed  bool
+	workers sync.WaitGroup
+}
+
+// refPool holds list positions allocated ahead of need by background
+// workers, so that issuing a credential does not wait for durable store
+// writes. Workers allocate a few positions of one page per store write;
+// positions are handed out in random order from a pool mixing many
+// pages, so credentials issued one after the other do not share a page
+// more than chance says. A position lost with the process (allocated,
+// never handed out) is simply never used: it stays 0 in its list.
+type refPool struct {
+	mu   sync.Mutex
+	refs []status.ListRef
+	need chan struct{} // wakes a worker after a position was taken
+}
+
+// Pool sizes: positions kept ready per purpose, positions per store write
+// and the workers filling the pool.
+const (
+	poolSize    = 512
+	poolBatch   = 16
+	poolWorkers = 2
+)
+
+// allocate hands out a fresh random position for purpose: a ready one
+// from the pool, or, when the pool is empty, one allocated now.
+func (s *Status) allocate(ctx context.Context, purpose status.Purpose) (status.ListRef, error) {
+	p := s.pool(purpose)
+	p.mu.Lock()
+	n := len(p.refs)
+	if n == 0 {
+		p.mu.Unlock()
+		return s.Manager.Allocate(ctx, purpose)
+	}
+	i := mrand.IntN(n)
+	r := p.refs[i]
+	p.refs[i] = p.refs[n-1]
+	p.refs = p.refs[:n-1]
+	p.mu.Unlock()
+	select {
+	case p.need <- struct{}{}:
+	default:
+	}
+	return r, nil
+}
+
+func (s *Status) pool(purpose status.Purpose) *refPool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.pools[purpose]; p != nil {
+		return p
+	}
+	if s.pools == nil {
+		s.pools = map[status.Purpose]*refPool{}
+		s.stop = make(chan struct{})
+	}
+	p := &refPool{need: make(chan struct{}, 1)}
+	s.pools[purpose] = p
+	if !s.closed {
+		for range poolWorkers {
+			s.workers.Add(1)
+			go s.fill(p, purpose)
+		}
+	}
+	return p
+}
+
+// fill keeps p full until Close.
+func (s *Status) fill(p *refPool, purpose status.Purpose) {
+	defer s.workers.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+	backoff := 10 * time.Millisecond
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		room := poolSize - len(p.refs)
+		p.mu.Unlock()
+		if room < poolBatch {
+			select {
+			case <-p.need:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		refs, err := s.Manager.AllocateN(ctx, purpose, poolBatch)
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 10 * time.Millisecond
+		p.mu.Lock()
+		p.refs = append(p.refs, refs...)
+		p.mu.Unlock()
+	}
+}
+
+// Close stops the pool workers and waits for them; call it before closing
+// the store.
+func (s *Status) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	if s.stop != nil {
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	s.workers.Wait()
 }
 
 type signedList struct {
@@ -69,11 +206,29 @@ type signedList struct {
 
 // Allocate implements StatusSource with a random index in a token list.
 func (s *Status) Allocate(ctx context.Context) (string, int, error) {
-	ref, err := s.Manager.Allocate(ctx, status.TokenStatus)
+	ref, err := s.allocate(ctx, status.TokenStatus)
 	if err != nil {
 		return "", 0, err
 	}
 	return s.ListURL + ref.ListID, ref.Index, nil
+}
+
+// AllocateBitstring implements BitstringSource: a random entry in the
+// current revocation list and one in the current suspension list.
+func (s *Status) AllocateBitstring(ctx context.Context) ([]bitstring.Entry, error) {
+	var out []bitstring.Entry
+	for _, p := range []status.Purpose{status.BitstringRevocation, status.BitstringSuspension} {
+		ref, err := s.allocate(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		e, err := bitstring.NewEntry(s.BitstringURL+ref.ListID, bitstring.Purpose(p), ref.Index)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // RecordIssuance stores the record of a minted credential (a Recorder).
@@ -89,11 +244,27 @@ func (s *Status) RecordIssuance(ctx context.Context, cfgID, holderThumbprint str
 		}
 		r.StatusList, r.StatusIndex = uri, &idx
 	}
+	for _, e := range m.Bitstring {
+		idx, err := e.Index()
+		if err != nil {
+			return err
+		}
+		r.Bitstring = append(r.Bitstring, BitstringRef{Purpose: string(e.StatusPurpose), List: e.StatusListCredential, Index: idx})
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	return s.Store.CompareAndSwap(ctx, recordPrefix+r.ID, nil, b, 0)
+}
+
+// Issued reports whether a credential with this id was recorded.
+func (s *Status) Issued(ctx context.Context, id string) (bool, error) {
+	_, err := s.Store.Get(ctx, recordPrefix+id)
+	if errors.Is(err, kv.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func splitStatus(s string) (string, int, error) {
@@ -126,21 +297,17 @@ func (s *Status) Change(ctx context.Context, id, action string) (*Record, error)
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, err
 	}
-	if r.StatusIndex == nil {
-		return nil, fmt.Errorf("%w: the credential has no status entry", ErrStatusTransition)
-	}
-	var value uint8
 	var next string
 	switch action {
 	case "revoke":
-		value, next = tokenlist.Invalid, "revoked"
+		next = "revoked"
 	case "suspend":
-		value, next = tokenlist.Suspended, "suspended"
+		next = "suspended"
 	case "reinstate":
 		if r.Status != "suspended" {
 			return nil, fmt.Errorf("%w: only a suspended credential can be reinstated (it is %s)", ErrStatusTransition, r.Status)
 		}
-		value, next = tokenlist.Valid, "valid"
+		next = "valid"
 	default:
 		return nil, fmt.Errorf("unknown action %q", action)
 	}
@@ -150,16 +317,20 @@ func (s *Status) Change(ctx context.Context, id, action string) (*Record, error)
 	if r.Status == next {
 		return &r, nil // already so: nothing changes, nothing is committed
 	}
-	listID := strings.TrimPrefix(r.StatusList, s.ListURL)
-	ref := status.ListRef{ListID: listID, Index: *r.StatusIndex}
-	if err := s.Manager.SetStatus(ctx, ref, value); err != nil {
-		if errors.Is(err, status.ErrIrreversible) {
-			return nil, fmt.Errorf("%w: %v", ErrStatusTransition, err)
-		}
+	changes, err := s.changesFor(&r, next)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.commit(ctx, listID); err != nil {
-		return nil, err
+	for _, c := range changes {
+		if err := s.Manager.SetStatus(ctx, c.ref, c.value); err != nil {
+			if errors.Is(err, status.ErrIrreversible) {
+				return nil, fmt.Errorf("%w: %v", ErrStatusTransition, err)
+			}
+			return nil, err
+		}
+		if err := s.commit(ctx, c.url, c.ref.ListID); err != nil {
+			return nil, err
+		}
 	}
 	r.Status, r.UpdatedAt = next, s.now()
 	b, err := json.Marshal(r)
@@ -172,18 +343,62 @@ func (s *Status) Change(ctx context.Context, id, action string) (*Record, error)
 	return &r, nil
 }
 
+type listChange struct {
+	url   string // the served list's URL prefix
+	ref   status.ListRef
+	value uint8
+}
+
+// changesFor maps a record's move to status next onto list writes: one
+// token list entry, or bits in the bitstring revocation and suspension
+// lists. Revoking a suspended credential leaves its suspension bit set:
+// revocation is final whatever the other list says.
+func (s *Status) changesFor(r *Record, next string) ([]listChange, error) {
+	if r.StatusIndex != nil {
+		var v uint8
+		switch next {
+		case "revoked":
+			v = tokenlist.Invalid
+		case "suspended":
+			v = tokenlist.Suspended
+		default:
+			v = tokenlist.Valid
+		}
+		return []listChange{{s.ListURL, status.ListRef{ListID: strings.TrimPrefix(r.StatusList, s.ListURL), Index: *r.StatusIndex}, v}}, nil
+	}
+	if len(r.Bitstring) == 0 {
+		return nil, fmt.Errorf("%w: the credential has no status entry", ErrStatusTransition)
+	}
+	var out []listChange
+	for _, b := range r.Bitstring {
+		ref := status.ListRef{ListID: strings.TrimPrefix(b.List, s.BitstringURL), Index: b.Index}
+		switch {
+		case b.Purpose == string(status.BitstringRevocation) && next == "revoked":
+			out = append(out, listChange{s.BitstringURL, ref, 1})
+		case b.Purpose == string(status.BitstringSuspension) && next == "suspended":
+			out = append(out, listChange{s.BitstringURL, ref, 1})
+		case b.Purpose == string(status.BitstringSuspension) && next == "valid":
+			out = append(out, listChange{s.BitstringURL, ref, 0})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: the credential has no %s status entry", ErrStatusTransition, next)
+	}
+	return out, nil
+}
+
 // StatusEntryType is the ledger entry type of a status list commitment.
 const StatusEntryType = "status-list/version"
 
 // commit appends the digest of the list's current version to the ledger,
 // so that a served list can be checked and cannot be silently rewritten.
-func (s *Status) commit(ctx context.Context, listID string) error {
+func (s *Status) commit(ctx context.Context, prefix, listID string) error {
 	snap, err := s.Manager.Snapshot(ctx, listID)
 	if err != nil {
 		return err
 	}
 	sum := sha256.Sum256([]byte(snap.Encoded))
-	raw, err := json.Marshal(map[string]any{"v": 1, "type": StatusEntryType, "list": s.ListURL + listID,
+	raw, err := json.Marshal(map[string]any{"v": 1, "type": StatusEntryType, "list": prefix + listID,
 		"version": snap.Version, "digest": base64.RawURLEncoding.EncodeToString(sum[:]),
 		"time": s.now().Format(time.RFC3339)})
 	if err != nil {
@@ -206,13 +421,25 @@ func (s *Status) Records(ctx context.Context, index int) ([]Record, error) {
 		if err := json.Unmarshal(v, &r); err != nil {
 			return err
 		}
-		if index < 0 || (r.StatusIndex != nil && *r.StatusIndex == index) {
+		if index < 0 || r.hasIndex(index) {
 			out = append(out, r)
 		}
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].IssuedAt.Before(out[j].IssuedAt) })
 	return out, err
+}
+
+func (r *Record) hasIndex(i int) bool {
+	if r.StatusIndex != nil && *r.StatusIndex == i {
+		return true
+	}
+	for _, b := range r.Bitstring {
+		if b.Index == i {
+			return true
+		}
+	}
+	return false
 }
 
 // TokenList returns the signed statuslist+jwt of listID and its ETag. A
@@ -246,6 +473,56 @@ func (s *Status) TokenList(ctx context.Context, listID string) (string, string, 
 		s.signed = map[string]signedList{}
 	}
 	s.signed[listID] = signedList{version: snap.Version, token: tok, at: now}
+	s.mu.Unlock()
+	return tok, snap.ETag(), nil
+}
+
+// BitstringCredential returns the BitstringStatusListCredential of listID
+// secured as a vc+jwt, and its ETag; re-signed like TokenList.
+func (s *Status) BitstringCredential(ctx context.Context, listID string) (string, string, error) {
+	snap, err := s.Manager.Snapshot(ctx, listID)
+	if err != nil {
+		return "", "", err
+	}
+	if snap.Purpose != status.BitstringRevocation && snap.Purpose != status.BitstringSuspension {
+		return "", "", status.ErrUnknownList
+	}
+	now := s.now()
+	key := "bitstring/" + listID
+	s.mu.Lock()
+	c, ok := s.signed[key]
+	s.mu.Unlock()
+	if ok && c.version == snap.Version && now.Sub(c.at) < s.ttl()/4 {
+		return c.token, snap.ETag(), nil
+	}
+	k, err := s.Keys(ctx, keys.ES256)
+	if err != nil {
+		return "", "", err
+	}
+	url := s.BitstringURL + listID
+	cred, err := bitstring.NewCredential(bitstring.CredentialParams{ID: url, Issuer: k.DID, ValidFrom: now,
+		ValidUntil: now.Add(24 * time.Hour), Purpose: bitstring.Purpose(snap.Purpose), EncodedList: snap.Encoded, TTL: s.ttl()})
+	if err != nil {
+		return "", "", err
+	}
+	raw, err := json.Marshal(cred)
+	if err != nil {
+		return "", "", err
+	}
+	var vc map[string]any
+	if err := json.Unmarshal(raw, &vc); err != nil {
+		return "", "", err
+	}
+	tok, err := jwtvc.IssueVCJWT(vc, jwtvc.IssueOptions{Issuer: k.DID, KID: k.KID, Key: k.Key, IssuedAt: now,
+		ValidFrom: now, ValidUntil: now.Add(24 * time.Hour), ID: url})
+	if err != nil {
+		return "", "", err
+	}
+	s.mu.Lock()
+	if s.signed == nil {
+		s.signed = map[string]signedList{}
+	}
+	s.signed[key] = signedList{version: snap.Version, token: tok, at: now}
 	s.mu.Unlock()
 	return tok, snap.ETag(), nil
 }

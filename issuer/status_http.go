@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -63,8 +64,16 @@ func (s *Status) Register(e *echo.Group, admin echo.MiddlewareFunc) {
 		}
 		return c.JSON(http.StatusOK, r)
 	}, admin)
-	e.GET("/status/token/:id", func(c echo.Context) error {
-		tok, etag, err := s.TokenList(c.Request().Context(), c.Param("id"))
+	e.GET("/status/token/:id", serveList(s.TokenList, tokenlist.MediaType))
+	e.GET("/status/bitstring/:id", serveList(s.BitstringCredential, "application/vc+jwt"))
+}
+
+// serveList serves a signed status list with its ETag. Verifiers cache by
+// the list's own ttl; HTTP caches must revalidate (no-cache), so a change
+// is visible on the next fetch.
+func serveList(get func(ctx context.Context, listID string) (string, string, error), mediaType string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tok, etag, err := get(c.Request().Context(), c.Param("id"))
 		if errors.Is(err, status.ErrUnknownList) {
 			return httpx.NotFound("no such status list")
 		}
@@ -73,12 +82,10 @@ func (s *Status) Register(e *echo.Group, admin echo.MiddlewareFunc) {
 		}
 		h := c.Response().Header()
 		h.Set("ETag", etag)
-		// Verifiers cache by the token's ttl; HTTP caches revalidate, so a
-		// change is visible on the next fetch.
 		h.Set("Cache-Control", "no-cache")
 		if match := c.Request().Header.Get("If-None-Match"); match != "" && match == etag {
 			return c.NoContent(http.StatusNotModified)
 		}
-		return c.Blob(http.StatusOK, tokenlist.MediaType, []byte(tok))
-	})
+		return c.Blob(http.StatusOK, mediaType, []byte(tok))
+	}
 }

@@ -21,6 +21,23 @@ import (
 // server-to-server issuance of VC Data Model 2.0 credentials.
 type VCAPI struct {
 	Keys KeySource
+	// KeysFor, if set, returns the key for another issuer DID this server
+	// holds keys for (credential.issuer); it returns ErrNoIssuerKey when the
+	// server holds none.
+	KeysFor func(ctx context.Context, issuerDID string, alg keys.Algorithm) (IssuerKey, error)
+	// TokenStatus allocates Token Status List entries (dc+sd-jwt);
+	// BitstringStatus allocates Bitstring Status List entries (the VC
+	// Data Model formats). Either may be nil: no status.
+	TokenStatus     StatusSource
+	BitstringStatus BitstringSource
+	// Recorder records each issued credential, as Options.Recorder does;
+	// Issued says whether a credential id was issued already (an id the
+	// caller chose must be new).
+	Recorder func(ctx context.Context, cfgID, holderThumbprint string, m *Minted) error
+	Issued   func(ctx context.Context, id string) (bool, error)
+	// SignDataIntegrity adds a Data Integrity proof with cryptosuite to
+	// doc (ldp_vc); nil answers 501 for ldp_vc.
+	SignDataIntegrity func(ctx context.Context, doc map[string]any, k IssuerKey, cryptosuite string) (map[string]any, error)
 	// ValidateSubject checks the credentialSubject claims of a known
 	// credential type (by the credential's type); nil accepts any.
 	ValidateSubject func(types []string, subject map[string]any) error
@@ -61,18 +78,33 @@ func (v *VCAPI) Issue(ctx context.Context, req *IssueRequest) (any, error) {
 	if _, ok := c["proof"]; ok {
 		return nil, httpx.BadRequest("credential.proof", "the credential to issue must not carry a proof")
 	}
-	k, err := v.Keys(ctx, keys.ES256)
+	format, suite := req.Options.Format, req.Options.Cryptosuite
+	switch format {
+	case "":
+		format = "ldp_vc"
+	case "ldp_vc", "vc+jwt", "jwt_vc_json", "dc+sd-jwt":
+	default:
+		return nil, httpx.BadRequest("options.format", "unknown format; one of ldp_vc, vc+jwt, jwt_vc_json, dc+sd-jwt")
+	}
+	alg := keys.ES256
+	if format == "ldp_vc" {
+		switch suite {
+		case "", EdDSARDFC2022:
+			suite, alg = EdDSARDFC2022, keys.EdDSA
+		case ECDSARDFC2019:
+		default:
+			return nil, httpx.BadRequest("options.cryptosuite", "unknown cryptosuite; one of "+EdDSARDFC2022+", "+ECDSARDFC2019)
+		}
+		if v.SignDataIntegrity == nil {
+			return nil, &httpx.Error{Status: http.StatusNotImplemented, Kind: "unsupported-format", Field: "options.format",
+				Detail: "Data Integrity proofs are not available on this server; ask for vc+jwt, jwt_vc_json or dc+sd-jwt"}
+		}
+	} else if suite != "" {
+		return nil, httpx.BadRequest("options.cryptosuite", "a cryptosuite applies to ldp_vc only")
+	}
+	k, err := v.issuerKey(ctx, c["issuer"], alg)
 	if err != nil {
 		return nil, err
-	}
-	switch iss := c["issuer"].(type) {
-	case nil:
-	case string:
-		if iss != k.DID {
-			return nil, httpx.Unprocessable("unknown-issuer", "credential.issuer", fmt.Sprintf("this server holds no keys for %s; omit issuer to use %s", iss, k.DID))
-		}
-	default:
-		return nil, httpx.BadRequest("credential.issuer", "must be a DID string")
 	}
 	if v.ValidateSubject != nil {
 		claims := map[string]any{}
@@ -101,6 +133,16 @@ func (v *VCAPI) Issue(ctx context.Context, req *IssueRequest) (any, error) {
 	id, _ := c["id"].(string)
 	if id == "" {
 		id = "urn:uuid:" + uuid.NewString()
+	} else if v.Issued != nil {
+		dup, err := v.Issued(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if dup {
+			e := httpx.Conflict("a credential with this id was issued already; omit id to get a new urn:uuid")
+			e.Field = "credential.id"
+			return nil, e
+		}
 	}
 	o := jwtvc.IssueOptions{Issuer: k.DID, KID: k.KID, Key: k.Key, IssuedAt: t, ValidFrom: t, ID: id}
 	if s, ok := c["validUntil"].(string); ok {
@@ -108,16 +150,12 @@ func (v *VCAPI) Issue(ctx context.Context, req *IssueRequest) (any, error) {
 			return nil, httpx.BadRequest("credential.validUntil", "must be an RFC 3339 date-time")
 		}
 	}
-	switch req.Options.Format {
-	case "vc+jwt":
-		return jwtvc.IssueVCJWT(c, o)
-	case "jwt_vc_json":
-		v1 := copyMap(c)
-		v1["@context"] = append([]any{"https://www.w3.org/2018/credentials/v1"}, ctxs[1:]...)
-		delete(v1, "validUntil")
-		return jwtvc.IssueJWTVCJSON(v1, o)
-	case "dc+sd-jwt":
-		var vct string
+	if _, ok := c["credentialStatus"]; ok {
+		return nil, httpx.BadRequest("credential.credentialStatus", "status entries are allocated by the issuer; omit credentialStatus")
+	}
+	minted := &Minted{ID: id}
+	var vct string
+	if format == "dc+sd-jwt" {
 		for _, typ := range types {
 			if s, ok := v.VCT(typ); ok {
 				vct = s
@@ -126,23 +164,115 @@ func (v *VCAPI) Issue(ctx context.Context, req *IssueRequest) (any, error) {
 		if vct == "" {
 			return nil, httpx.Unprocessable("unsupported-type", "credential.type", "dc+sd-jwt needs a credential type with an SD-JWT VC type (vct)")
 		}
+		if v.TokenStatus != nil {
+			uri, idx, err := v.TokenStatus(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("issuer: status entry: %w", err)
+			}
+			minted.Status = fmt.Sprintf("%s#%d", uri, idx)
+		}
+	} else if v.BitstringStatus != nil {
+		if minted.Bitstring, err = v.BitstringStatus(ctx); err != nil {
+			return nil, fmt.Errorf("issuer: status entry: %w", err)
+		}
+		c = copyMap(c)
+		c["credentialStatus"] = statusValue(minted.Bitstring)
+	}
+	switch format {
+	case "vc+jwt":
+		minted.Credential, err = jwtvc.IssueVCJWT(c, o)
+	case "jwt_vc_json":
+		v1 := copyMap(c)
+		v1["@context"] = append([]any{"https://www.w3.org/2018/credentials/v1"}, ctxs[1:]...)
+		delete(v1, "validUntil")
+		minted.Credential, err = jwtvc.IssueJWTVCJSON(v1, o)
+	case "dc+sd-jwt":
 		claims := copyMap(subject)
 		if sid, ok := claims["id"].(string); ok {
 			delete(claims, "id")
 			claims["sub"] = sid
 		}
-		issued, err := sdjwt.IssueVC(sdjwt.VCClaims{VCT: vct, Issuer: k.DID, IssuedAt: t, Expires: o.ValidUntil, Claims: claims},
-			sdjwt.Policy{}, sdjwt.IssueOptions{Key: k.Key, KeyID: k.KID})
-		if err != nil {
-			return nil, err
+		vc := sdjwt.VCClaims{VCT: vct, Issuer: k.DID, IssuedAt: t, Expires: o.ValidUntil, Claims: claims}
+		if minted.Status != "" {
+			uri, idx, _ := splitStatus(minted.Status)
+			vc.Status = &sdjwt.StatusListRef{Index: idx, URI: uri}
 		}
-		return issued.Compact(), nil
-	case "", "ldp_vc":
-		return nil, &httpx.Error{Status: http.StatusNotImplemented, Kind: "unsupported-format", Field: "options.format",
-			Detail: "Data Integrity proofs (ldp_vc, eddsa-rdfc-2022) are not implemented yet; ask for vc+jwt, jwt_vc_json or dc+sd-jwt"}
-	default:
-		return nil, httpx.BadRequest("options.format", "unknown format; one of vc+jwt, jwt_vc_json, dc+sd-jwt, ldp_vc")
+		var issued *sdjwt.Issued
+		if issued, err = sdjwt.IssueVC(vc, sdjwt.Policy{}, sdjwt.IssueOptions{Key: k.Key, KeyID: k.KID}); err == nil {
+			minted.Credential = issued.Compact()
+		}
+	case "ldp_vc":
+		doc := copyMap(c)
+		doc["issuer"], doc["id"], doc["validFrom"] = k.DID, id, t.Format(time.RFC3339)
+		if !o.ValidUntil.IsZero() {
+			doc["validUntil"] = o.ValidUntil.UTC().Format(time.RFC3339)
+		}
+		minted.Credential, err = v.SignDataIntegrity(ctx, doc, k, suite)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if v.Recorder != nil {
+		sid, _ := subject["id"].(string)
+		if err := v.Recorder(ctx, "vcapi:"+primaryType(types)+"_"+format, sid, minted); err != nil {
+			return nil, fmt.Errorf("issuer: record issuance: %w", err)
+		}
+	}
+	return minted.Credential, nil
+}
+
+// The Data Integrity cryptosuites ldp_vc offers.
+const (
+	EdDSARDFC2022 = "eddsa-rdfc-2022"
+	ECDSARDFC2019 = "ecdsa-rdfc-2019"
+)
+
+// ErrNoIssuerKey reports an issuer DID this server holds no key for.
+var ErrNoIssuerKey = errors.New("issuer: no key for that issuer")
+
+// issuerKey picks the signing key for the credential's issuer (nil: the
+// server's issuer DID).
+func (v *VCAPI) issuerKey(ctx context.Context, iss any, alg keys.Algorithm) (IssuerKey, error) {
+	k, err := v.Keys(ctx, alg)
+	if err != nil {
+		return IssuerKey{}, err
+	}
+	var want string
+	switch x := iss.(type) {
+	case nil:
+		return k, nil
+	case string:
+		want = x
+	case map[string]any:
+		want, _ = x["id"].(string)
+	}
+	if want == "" {
+		return IssuerKey{}, httpx.BadRequest("credential.issuer", "must be a DID, or an object with a DID id")
+	}
+	if want == k.DID {
+		return k, nil
+	}
+	if v.KeysFor != nil {
+		other, err := v.KeysFor(ctx, want, alg)
+		if err == nil {
+			return other, nil
+		}
+		if !errors.Is(err, ErrNoIssuerKey) {
+			return IssuerKey{}, err
+		}
+	}
+	return IssuerKey{}, httpx.Unprocessable("unknown-issuer", "credential.issuer",
+		fmt.Sprintf("this server holds no %s key for %s; omit issuer to use %s", alg, want, k.DID))
+}
+
+// primaryType is the most specific type of a credential, for records.
+func primaryType(types []string) string {
+	for i := len(types) - 1; i >= 0; i-- {
+		if types[i] != "VerifiableCredential" {
+			return types[i]
+		}
+	}
+	return "VerifiableCredential"
 }
 
 // Register adds POST /credentials/issue behind admin.
