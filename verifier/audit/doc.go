@@ -1,0 +1,65 @@
+// Package audit is the verifier's access log: every verification, wallet
+// login and consent access decision is recorded, with who asked, for which
+// patient, what, why, when and the outcome, so that a patient can see who
+// touched their data and prove that the log was not quietly edited.
+//
+// # What an entry holds
+//
+// An Entry names the verifier and client that asked, the patient as a
+// pseudonym, the credential types, the NAMES of the disclosed claims (never
+// their values), the scopes, the purpose of use, the outcome (permit, deny,
+// verified, failed) and the reason codes. No token, credential, key or
+// claim value is ever part of an entry.
+//
+// # Pseudonyms
+//
+// The patient is never stored by DID. For each patient DID the server
+// derives a per-patient salt, salt = HMAC-SHA256(secret, "medid/audit/salt"
+// || 0x00 || DID), under a server secret, and the pseudonym is
+// base64url(HMAC-SHA256(salt, DID)) (see PseudonymFrom). The patient's
+// wallet, given its own salt (Service.PatientSalt), computes the same
+// pseudonym; a salt reveals nothing about any other patient's pseudonym.
+//
+// # Commitments on the ledger
+//
+// The details of an entry stay in the kv.Store. What goes on the ledger is
+// a salted commitment:
+//
+//	commitment = base64url(SHA-256(salt32 || JCS(entry)))
+//
+// where salt32 is 32 fresh random bytes kept with the entry (and shown only
+// to the patient, through ListForPatient) and JCS(entry) is the RFC 8785
+// canonical JSON of the entry (see VerifyEntry). The ledger entry is the
+// JCS object
+//
+//	{"commitment":"…","time":"…","type":"access-log/entry","v":1}
+//
+// (LedgerEntry), which holds no patient data in clear: without the salt,
+// the commitment cannot be tested against a guess of the entry. The ledger
+// index of the leaf is stored with the entry, so the patient can fetch the
+// leaf (or an inclusion proof for it) and check that the entry was logged.
+//
+// # The per-patient chain
+//
+// Entries about one patient form a hash chain: the n-th entry (seq n,
+// starting at 1) carries in prev the commitment of the patient's entry
+// n-1 ("" for the first), and prev and seq are part of the committed
+// JSON. A patient who lists their entries checks, with VerifyChain, that
+// every commitment recomputes from its entry and salt, that the sequence
+// numbers run 1, 2, … without a gap and that each prev is the previous
+// commitment. Removing (or altering) any entry other than the newest one
+// breaks the chain; removing the newest entries shortens it, which a
+// patient detects by comparing with a sequence number or commitment seen
+// before, or by finding a ledger leaf at the stored index that no listed
+// entry explains. The chain's head per patient is advanced with
+// compare-and-swap, so concurrent records for one patient never fork it;
+// within one process the records of a patient are also serialised up to
+// the ledger append, so that a patient's chain order is their leaves'
+// order.
+//
+// An entry is written to the store before its commitment is appended to
+// the ledger; if the append fails, Record undoes the entry when it is
+// still the patient's newest and otherwise keeps it, without a leaf index,
+// so that the chain stays whole. Record returns an error in both cases and
+// the caller must not act as if the event had been logged.
+package audit

@@ -1,0 +1,303 @@
+package verifier
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/medid/medid/did"
+	"github.com/medid/medid/verifier/statuscheck"
+)
+
+// Limits and defaults.
+const (
+	// MaxTokenSize bounds a credential or presentation in bytes.
+	MaxTokenSize = 64 << 10
+	// DefaultSkew is the clock skew tolerated by default.
+	DefaultSkew = 60 * time.Second
+	// MaxSkew bounds Options.Skew.
+	MaxSkew = 5 * time.Minute
+	// DefaultPresentationMaxAge bounds how old a presentation's iat (or a
+	// Key Binding JWT's) may be.
+	DefaultPresentationMaxAge = 5 * time.Minute
+	// DefaultKeyCacheTTL is how long a resolved issuer key is reused.
+	DefaultKeyCacheTTL = 5 * time.Minute
+)
+
+// UnreachablePolicy says what a status list that cannot be fetched means.
+type UnreachablePolicy int
+
+const (
+	// FailClosed (the default) fails the status check.
+	FailClosed UnreachablePolicy = iota
+	// FailOpen passes the status check with status StatusUnknown.
+	FailOpen
+)
+
+// DIDResolver is the part of *did.Resolver the verifier uses.
+type DIDResolver interface {
+	ResolveDID(ctx context.Context, d did.DID, opts did.ResolutionOptions) (*did.Result, error)
+}
+
+// TrustPolicy decides whether an issuer is trusted for a credential of
+// the given types; *trust.Registry implements it. reason explains a "no".
+type TrustPolicy interface {
+	Trusted(ctx context.Context, issuer string, types []string) (ok bool, reason string, err error)
+}
+
+// Options configure a Verifier.
+type Options struct {
+	// Resolver resolves issuer and holder DIDs. Required.
+	Resolver DIDResolver
+	// Trust decides issuer_trust. Required.
+	Trust TrustPolicy
+	// Status configures the status list fetcher (its Now defaults to
+	// this Options' Now).
+	Status statuscheck.Options
+	// StatusUnreachable is the policy for a status list that cannot be
+	// fetched; the zero value is FailClosed.
+	StatusUnreachable UnreachablePolicy
+	// DataIntegrity verifies Data Integrity proofs; nil refuses Data
+	// Integrity credentials and presentations with ErrUnsupported.
+	DataIntegrity DataIntegrityFunc
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Skew is the tolerated clock difference on every time check; zero
+	// means DefaultSkew, and it may not exceed MaxSkew.
+	Skew time.Duration
+	// PresentationMaxAge bounds the age of a presentation's iat; zero
+	// means DefaultPresentationMaxAge.
+	PresentationMaxAge time.Duration
+	// KeyCacheTTL is how long a resolved key is reused; zero means
+	// DefaultKeyCacheTTL, negative disables the cache.
+	KeyCacheTTL time.Duration
+	// OnResult, if set, is called by the VC-API handlers (see Register)
+	// after every verification, passed or failed, before the response is
+	// written: for an access log. It runs on the request's goroutine and
+	// gets names only, never claim values.
+	OnResult func(ctx context.Context, e Event)
+}
+
+// Validate checks o.
+func (o Options) Validate() error {
+	switch {
+	case o.Resolver == nil:
+		return errors.New("verifier: Options.Resolver is required")
+	case o.Trust == nil:
+		return errors.New("verifier: Options.Trust is required")
+	case o.Skew < 0 || o.Skew > MaxSkew:
+		return fmt.Errorf("verifier: Options.Skew must be between 0 and %s", MaxSkew)
+	case o.PresentationMaxAge < 0 || o.PresentationMaxAge > time.Hour:
+		return errors.New("verifier: Options.PresentationMaxAge must be between 0 and 1h")
+	case o.StatusUnreachable != FailClosed && o.StatusUnreachable != FailOpen:
+		return errors.New("verifier: unknown Options.StatusUnreachable")
+	}
+	return nil
+}
+
+// Verifier verifies credentials and presentations. It is safe for
+// concurrent use.
+type Verifier struct {
+	opt    Options
+	status *statuscheck.Checker
+	keys   *lru.Cache[keyID, cachedKey]
+}
+
+type keyID struct {
+	controller, kid, rel string
+	at                   int64
+}
+
+type cachedKey struct {
+	pub     crypto.PublicKey
+	expires time.Time
+}
+
+// New returns a Verifier.
+func New(o Options) (*Verifier, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Skew == 0 {
+		o.Skew = DefaultSkew
+	}
+	if o.PresentationMaxAge == 0 {
+		o.PresentationMaxAge = DefaultPresentationMaxAge
+	}
+	if o.KeyCacheTTL == 0 {
+		o.KeyCacheTTL = DefaultKeyCacheTTL
+	}
+	if o.Status.Now == nil {
+		o.Status.Now = o.Now
+	}
+	v := &Verifier{opt: o}
+	var err error
+	if v.keys, err = lru.New[keyID, cachedKey](4096); err != nil {
+		return nil, err
+	}
+	v.status, err = statuscheck.New(func(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
+		return v.key(ctx, issuer, kid, did.AssertionMethod, time.Time{})
+	}, o.Status)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *Verifier) now() time.Time { return v.opt.Now() }
+
+// key returns the public key of verification method kid of controller,
+// authorised for relationship rel in the controller's DID document as of
+// at (zero: the current document). kid may be absolute, a "#fragment", or
+// empty when the document authorises exactly one method for rel.
+func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time.Time) (crypto.PublicKey, error) {
+	d, err := did.Parse(controller)
+	if err != nil {
+		return nil, fmt.Errorf("%.100q is not a DID", controller)
+	}
+	if strings.HasPrefix(kid, "#") {
+		kid = controller + kid
+	}
+	if kid != "" && !strings.HasPrefix(kid, controller+"#") {
+		return nil, errors.New("the key id is not a verification method of the signer's DID")
+	}
+	id := keyID{controller: controller, kid: kid, rel: rel}
+	if !at.IsZero() {
+		id.at = at.Unix()
+	}
+	now := v.now()
+	if v.opt.KeyCacheTTL > 0 {
+		if c, ok := v.keys.Get(id); ok && now.Before(c.expires) {
+			return c.pub, nil
+		}
+	}
+	opts := did.ResolutionOptions{}
+	if !at.IsZero() {
+		opts.VersionTime = at
+	}
+	res, err := v.opt.Resolver.ResolveDID(ctx, d, opts)
+	if errors.Is(err, did.ErrInvalidOptions) && !at.IsZero() {
+		// The method keeps no history (did:web): the current document
+		// is all there is.
+		res, err = v.opt.Resolver.ResolveDID(ctx, d, did.ResolutionOptions{})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %v", d.Method(), err)
+	}
+	if res.DocumentMetadata.Deactivated || res.Document == nil {
+		return nil, errors.New("the DID is deactivated")
+	}
+	doc := res.Document
+	if kid == "" {
+		var only []string
+		for _, vm := range doc.VerificationMethod {
+			if doc.Authorized(rel, vm.ID) {
+				only = append(only, vm.ID)
+			}
+		}
+		if len(only) != 1 {
+			return nil, errors.New("no key id, and the DID does not have exactly one " + rel + " key")
+		}
+		kid = only[0]
+	}
+	vm, ok := doc.VerificationMethodByID(kid)
+	if !ok {
+		return nil, errors.New("the DID document has no such verification method")
+	}
+	if !doc.Authorized(rel, vm.ID) {
+		return nil, errors.New("the verification method is not authorised for " + rel)
+	}
+	pub, err := vm.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	if v.opt.KeyCacheTTL > 0 {
+		v.keys.Add(id, cachedKey{pub: pub, expires: now.Add(v.opt.KeyCacheTTL)})
+	}
+	return pub, nil
+}
+
+// checklist accumulates the checks of one target.
+type checklist struct {
+	target string
+	checks []Check
+	failed bool
+}
+
+func (c *checklist) pass(name CheckName, reason string) {
+	c.checks = append(c.checks, Check{Name: name, Target: c.target, OK: true, Reason: reason})
+}
+
+func (c *checklist) na(name CheckName, reason string) {
+	c.checks = append(c.checks, Check{Name: name, Target: c.target, OK: true, Skipped: true, Reason: reason})
+}
+
+func (c *checklist) fail(name CheckName, reason string) {
+	c.failed = true
+	c.checks = append(c.checks, Check{Name: name, Target: c.target, OK: false, Reason: reason})
+}
+
+// skipRest marks every check in names that has no outcome yet as not
+// reached.
+func (c *checklist) skipRest(names []CheckName) {
+	for _, n := range names {
+		if !c.has(n) {
+			c.checks = append(c.checks, Check{Name: n, Target: c.target, OK: false, Skipped: true, Reason: "not checked: an earlier check failed"})
+		}
+	}
+}
+
+func (c *checklist) has(name CheckName) bool {
+	for _, ch := range c.checks {
+		if ch.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// fmtTime formats a time for a reason.
+func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// validityReason describes a passed validity check.
+func validityReason(from, until time.Time) string {
+	switch {
+	case from.IsZero() && until.IsZero():
+		return "no validity period"
+	case until.IsZero():
+		return "valid from " + fmtTime(from)
+	case from.IsZero():
+		return "valid until " + fmtTime(until)
+	}
+	return "valid from " + fmtTime(from) + " until " + fmtTime(until)
+}
+
+// numericDate reads a JWT NumericDate decoded as json.Number or float64.
+func numericDate(v any) (time.Time, bool) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case json.Number:
+		var err error
+		if f, err = strconv.ParseFloat(string(x), 64); err != nil {
+			return time.Time{}, false
+		}
+	default:
+		return time.Time{}, false
+	}
+	if f < 0 || f > 253402300799 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(f), 0).UTC(), true
+}
