@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"k8s.io/klog/v2"
 
+	"github.com/medid/medid/credentials/dataintegrity"
 	"github.com/medid/medid/did"
 	"github.com/medid/medid/did/didjwk"
 	"github.com/medid/medid/did/didkey"
@@ -34,6 +35,13 @@ import (
 	"github.com/medid/medid/internal/kv/rediskv"
 	"github.com/medid/medid/internal/ledger"
 	"github.com/medid/medid/issuer"
+	"github.com/medid/medid/verifier"
+	"github.com/medid/medid/verifier/access"
+	"github.com/medid/medid/verifier/audit"
+	"github.com/medid/medid/verifier/oidc"
+	"github.com/medid/medid/verifier/openid4vp"
+	"github.com/medid/medid/verifier/trust"
+	walletapi "github.com/medid/medid/wallet-api"
 )
 
 // App is a running medid: its stores, ledger, services and HTTP server.
@@ -53,6 +61,9 @@ type App struct {
 	// ServerDID is the server's own did:medid, which publishes the
 	// ledger's verifier key.
 	ServerDID string
+	// IssuerDID is the DID credentials are issued under: Config.IssuerDID,
+	// or ServerDID.
+	IssuerDID string
 	Ledger    *ledger.Log
 	Registry  *registry.Registry
 	Registrar *registry.Registrar
@@ -60,7 +71,20 @@ type App struct {
 	Issuer    *issuer.Service
 	Status    *issuer.Status
 	VCAPI     *issuer.VCAPI
-	Echo      *echo.Echo
+	// The verifier: the verification core, its trusted issuer lists and
+	// the OpenID4VP sessions.
+	Verifier      *verifier.Verifier
+	Trust         *trust.Registry
+	Presentations *openid4vp.Service
+	// OIDC is the OpenID provider for wallet login.
+	OIDC *oidc.Provider
+	// Audit is the patients' access log; Access decides record access on
+	// consents.
+	Audit  *audit.Service
+	Access *access.Service
+	// Wallet is the patients' wallet API.
+	Wallet *walletapi.Service
+	Echo   *echo.Echo
 	// AdminTokenPath is where a generated admin token was written ("" when
 	// it came from MEDID_ADMIN_TOKEN).
 	AdminTokenPath string
@@ -68,6 +92,7 @@ type App struct {
 	adminToken string
 	metrics    *metrics
 	issuerKeys issuerKeys
+	diSuite    *dataintegrity.Suite
 	localKeys  *keys.Keystore
 	closers    []func() error
 	closeOnce  sync.Once
@@ -80,6 +105,11 @@ type Options struct {
 	Now func() time.Time
 	// RedisPrefix namespaces Redis keys (default "medid:").
 	RedisPrefix string
+	// StatusTTL is the ttl of the issuer's status lists: how long
+	// verifiers, this server's included, may cache them (zero: 60 s; at
+	// least a second otherwise). Tests shorten it to see a revocation
+	// take effect without waiting a minute.
+	StatusTTL time.Duration
 }
 
 // ledgerKeyID is the keystore id of the ledger's checkpoint signing key.
@@ -87,6 +117,9 @@ const ledgerKeyID = "ledger/checkpoint-signer"
 
 // New opens everything cfg names. Close releases it.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) (*App, error) {
+	if opts.StatusTTL != 0 && opts.StatusTTL < time.Second {
+		return nil, fmt.Errorf("status list ttl %v: zero or at least a second", opts.StatusTTL)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -167,8 +200,8 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	if err := a.ensureServerDID(ctx); err != nil {
 		return fmt.Errorf("server DID: %w", err)
 	}
-	if err := a.openIssuer(mk); err != nil {
-		return fmt.Errorf("issuer: %w", err)
+	if err := a.ensureIssuerDID(ctx); err != nil {
+		return fmt.Errorf("issuer DID: %w", err)
 	}
 	a.Resolver = did.NewResolver(
 		didkey.Method{},
@@ -176,6 +209,24 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 		didweb.New(&http.Client{Timeout: 10 * time.Second}, cfg.AllowInsecureDIDWeb),
 		a.Registry,
 	)
+	if err := a.openDataIntegrity(); err != nil {
+		return fmt.Errorf("data integrity: %w", err)
+	}
+	if err := a.openIssuer(mk, opts); err != nil {
+		return fmt.Errorf("issuer: %w", err)
+	}
+	if err := a.openVerifier(ctx, mk); err != nil {
+		return fmt.Errorf("verifier: %w", err)
+	}
+	if err := a.openOIDC(ctx, mk); err != nil {
+		return fmt.Errorf("openid provider: %w", err)
+	}
+	if err := a.openAccess(ctx, mk); err != nil {
+		return fmt.Errorf("access decisions: %w", err)
+	}
+	if err := a.openWallet(mk, opts); err != nil {
+		return fmt.Errorf("wallet: %w", err)
+	}
 	a.Echo = a.routes()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -21,10 +22,10 @@ import (
 )
 
 // issuerFormats are the OpenID4VCI formats offered for every type.
-var issuerFormats = []string{"dc+sd-jwt", "jwt_vc_json"}
+var issuerFormats = []string{"dc+sd-jwt", "jwt_vc_json", "ldp_vc"}
 
 // openIssuer builds the issuer over the server's own DID and its keys.
-func (a *App) openIssuer(mk keys.MasterKey) error {
+func (a *App) openIssuer(mk keys.MasterKey, opts Options) error {
 	sealer, err := keys.NewSealer(mk, "issuer offers")
 	if err != nil {
 		return err
@@ -35,9 +36,12 @@ func (a *App) openIssuer(mk keys.MasterKey) error {
 	if err != nil {
 		return err
 	}
-	a.Status = &issuer.Status{Manager: mgr, Store: a.Store, Ledger: a.Ledger, Keys: ks, ListURL: base + "/status/token/"}
+	a.Status = &issuer.Status{Manager: mgr, Store: a.Store, Ledger: a.Ledger, Keys: ks, ListURL: base + "/status/token/",
+		BitstringURL: base + "/status/bitstring/", TTL: opts.StatusTTL}
+	a.closers = append(a.closers, func() error { a.Status.Close(); return nil })
 	sd := &issuer.SDJWTMinter{Keys: ks, Status: a.Status.Allocate}
-	jwt11 := &issuer.JWTMinter{Format: jwtvc.JWTVCJSON, Keys: ks}
+	jwt11 := &issuer.JWTMinter{Format: jwtvc.JWTVCJSON, Keys: ks, Status: a.Status.AllocateBitstring}
+	ldp := &issuer.DIMinter{Keys: ks, Status: a.Status.AllocateBitstring, Sign: a.signDataIntegrity}
 	var cfgs []issuer.Configuration
 	minters := map[string]issuer.Minter{}
 	for _, t := range health.Types() {
@@ -59,6 +63,10 @@ func (a *App) openIssuer(mk keys.MasterKey) error {
 			case "jwt_vc_json":
 				cfg.Types = []string{"VerifiableCredential", t.Name}
 				minters[cfg.ID] = jwt11
+			case "ldp_vc":
+				cfg.Types = []string{"VerifiableCredential", t.Name}
+				cfg.SigningAlgs = []string{issuer.EdDSARDFC2022}
+				minters[cfg.ID] = ldp
 			}
 			cfgs = append(cfgs, cfg)
 		}
@@ -67,13 +75,16 @@ func (a *App) openIssuer(mk keys.MasterKey) error {
 		CredentialIssuer: base, Configurations: cfgs, Minters: minters, Logger: a.Log,
 		Recorder: a.Status.RecordIssuance, Keys: ks,
 	})
-	a.VCAPI = &issuer.VCAPI{Keys: ks, ValidateSubject: validateSubject, VCT: func(typ string) (string, bool) {
-		t, ok := health.LookupType(typ)
-		if !ok {
-			return "", false
-		}
-		return t.VCT(base), true
-	}}
+	a.VCAPI = &issuer.VCAPI{Keys: ks, KeysFor: a.heldKeyFor, ValidateSubject: validateSubject,
+		TokenStatus: a.Status.Allocate, BitstringStatus: a.Status.AllocateBitstring, Recorder: a.Status.RecordIssuance,
+		Issued: a.Status.Issued, SignDataIntegrity: a.signDataIntegrity,
+		VCT: func(typ string) (string, bool) {
+			t, ok := health.LookupType(typ)
+			if !ok {
+				return "", false
+			}
+			return t.VCT(base), true
+		}}
 	return err
 }
 
@@ -107,36 +118,80 @@ func validateClaims(cfg issuer.Configuration, claims map[string]any) error {
 	return &issuer.ClaimsError{Field: "claims", Reason: err.Error()}
 }
 
-// issuerKeys caches the signing keys of the server's DID per DID version.
+// issuerKeys caches signing keys per issuer DID and DID version.
 type issuerKeys struct {
-	mu      sync.Mutex
-	version string
+	mu    sync.Mutex
+	byDID map[string]*heldKeys
+}
+
+type heldKeys struct {
+	version string    // the DID document's versionId, if the method has one
+	at      time.Time // when it was resolved (methods without versions)
 	byAlg   map[keys.Algorithm]issuer.IssuerKey
 }
 
-// issuerKey returns the server DID's current assertion key for alg: the
-// first verification method of that key type listed under assertionMethod
-// whose private key the keystore holds. After a key rotation (a DID
-// update) the new key is used; credentials signed before it keep verifying
-// because verifiers resolve the DID as of issuance.
+// unversionedTTL bounds how long keys of a DID whose method has no
+// versions (did:web) are used without resolving it again.
+const unversionedTTL = time.Minute
+
+// issuerKey returns the issuer DID's current assertion key for alg.
 func (a *App) issuerKey(ctx context.Context, alg keys.Algorithm) (issuer.IssuerKey, error) {
-	d, err := did.Parse(a.ServerDID)
+	return a.keyFor(ctx, a.IssuerDID, alg)
+}
+
+// heldKeyFor is VCAPI.KeysFor: a key for another DID this server holds
+// keys for (the server's own did:medid, or the configured issuer DID).
+func (a *App) heldKeyFor(ctx context.Context, d string, alg keys.Algorithm) (issuer.IssuerKey, error) {
+	if d != a.ServerDID && d != a.IssuerDID {
+		return issuer.IssuerKey{}, issuer.ErrNoIssuerKey
+	}
+	return a.keyFor(ctx, d, alg)
+}
+
+// keyFor returns the first verification method of d of the key type alg,
+// listed under assertionMethod, whose private key the keystore holds.
+// After a key rotation (a DID update) the new key is used; credentials
+// signed before it keep verifying because verifiers resolve the DID as of
+// issuance.
+func (a *App) keyFor(ctx context.Context, didStr string, alg keys.Algorithm) (issuer.IssuerKey, error) {
+	d, err := did.Parse(didStr)
 	if err != nil {
 		return issuer.IssuerKey{}, err
 	}
-	res, err := a.Registry.Resolve(ctx, d, did.ResolutionOptions{})
+	var res *did.Result
+	if d.Method() == registry.Method {
+		res, err = a.Registry.Resolve(ctx, d, did.ResolutionOptions{})
+	} else {
+		ik := &a.issuerKeys
+		ik.mu.Lock()
+		h := ik.byDID[didStr]
+		if h != nil && h.version == "" && time.Since(h.at) < unversionedTTL {
+			if k, ok := h.byAlg[alg]; ok {
+				ik.mu.Unlock()
+				return k, nil
+			}
+		}
+		ik.mu.Unlock()
+		res, err = a.Resolver.ResolveDID(ctx, d, did.ResolutionOptions{})
+	}
 	if err != nil {
-		return issuer.IssuerKey{}, fmt.Errorf("issuer DID: %w", err)
+		return issuer.IssuerKey{}, httpx.Unavailable(fmt.Sprintf("the issuer DID %s does not resolve", didStr), 30, err)
 	}
 	ik := &a.issuerKeys
 	ik.mu.Lock()
 	defer ik.mu.Unlock()
-	if ik.version == res.DocumentMetadata.VersionID {
-		if k, ok := ik.byAlg[alg]; ok {
+	if ik.byDID == nil {
+		ik.byDID = map[string]*heldKeys{}
+	}
+	h := ik.byDID[didStr]
+	version := res.DocumentMetadata.VersionID
+	if h != nil && h.version == version && (version != "" || time.Since(h.at) < unversionedTTL) {
+		if k, ok := h.byAlg[alg]; ok {
 			return k, nil
 		}
 	} else {
-		ik.version, ik.byAlg = res.DocumentMetadata.VersionID, map[keys.Algorithm]issuer.IssuerKey{}
+		h = &heldKeys{version: version, at: time.Now(), byAlg: map[keys.Algorithm]issuer.IssuerKey{}}
+		ik.byDID[didStr] = h
 	}
 	for _, vm := range res.Document.VerificationMethod {
 		if !res.Document.Authorized(did.AssertionMethod, vm.ID) {
@@ -150,15 +205,15 @@ func (a *App) issuerKey(ctx context.Context, alg keys.Algorithm) (issuer.IssuerK
 		if err != nil {
 			continue
 		}
-		k, err := a.Keys.Get(ctx, registry.VerificationKeyID(a.ServerDID, tp))
+		k, err := a.Keys.Get(ctx, registry.VerificationKeyID(didStr, tp))
 		if err != nil || k.Algorithm() != alg {
 			continue
 		}
-		out := issuer.IssuerKey{DID: a.ServerDID, KID: vm.ID, Key: k}
-		ik.byAlg[alg] = out
+		out := issuer.IssuerKey{DID: didStr, KID: vm.ID, Key: k}
+		h.byAlg[alg] = out
 		return out, nil
 	}
-	return issuer.IssuerKey{}, fmt.Errorf("the issuer DID %s has no %s assertion key this server holds", a.ServerDID, alg)
+	return issuer.IssuerKey{}, httpx.Unavailable(fmt.Sprintf("the issuer DID %s lists no %s assertion key this server holds; publish %s from the data directory", didStr, alg, IssuerDIDDocumentFile), 30, nil)
 }
 
 // registerCredentialDocuments serves what credentials of our types point

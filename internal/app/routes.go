@@ -33,7 +33,10 @@ func (a *App) routes() *echo.Echo {
 	e.HTTPErrorHandler = httpx.ErrorHandler(a.Log)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
 	e.Use(middleware.Recover())
-	e.Use(middleware.BodyLimit("1M"))
+	// 1 MB for every body but a wallet backup being restored, which the
+	// wallet bounds itself (walletapi.MaxArchive).
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M",
+		Skipper: func(c echo.Context) bool { return c.Path() == "/wallet/import" }}))
 	e.Use(a.metricsMiddleware())
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
@@ -52,6 +55,13 @@ func (a *App) routes() *echo.Echo {
 	a.Issuer.Register(root, admin, validateClaims)
 	a.Status.Register(root, admin)
 	a.VCAPI.Register(root, admin)
+	a.Verifier.Register(root, admin)
+	a.Trust.Register(root, admin)
+	a.Presentations.Register(root, admin)
+	a.OIDC.Register(root, admin)
+	a.Audit.Register(root, admin)
+	a.Access.Register(root, admin)
+	a.Wallet.Register(root)
 	a.registerCredentialDocuments(e)
 	return e
 }

@@ -25,6 +25,17 @@ type Config struct {
 	AdminToken          string // MEDID_ADMIN_TOKEN; empty = generated into DataDir
 	MasterKey           string // MEDID_MASTER_KEY (base64 of 32 bytes); empty = DataDir/master.key
 	LogLevel            string // debug, info, warn, error
+	// IssuerDID names the DID credentials are issued under; empty = the
+	// server's own did:medid.
+	IssuerDID string
+	// VerifierRedirectURI is the frontend a same-device OpenID4VP session
+	// sends the wallet back to (with #response_code=…); empty disables
+	// same-device sessions.
+	VerifierRedirectURI string
+	// VerifierX509Chain and VerifierX509Key (PEM files) enable the
+	// x509_san_dns client_id prefix for OpenID4VP requests: the chain's leaf
+	// must name the base URL's host as a dNSName.
+	VerifierX509Chain, VerifierX509Key string
 }
 
 // Getenv looks up an environment variable (os.Getenv in production).
@@ -48,6 +59,10 @@ func Bind(fs *flag.FlagSet, getenv Getenv) *Config {
 	fs.StringVar(&c.TLSKey, "tls-key", env("MEDID_TLS_KEY", ""), "TLS private key file (env MEDID_TLS_KEY)")
 	insecure, _ := strconv.ParseBool(env("MEDID_ALLOW_INSECURE_DID_WEB", "false"))
 	fs.BoolVar(&c.AllowInsecureDIDWeb, "allow-insecure-did-web", insecure, "resolve did:web over plain HTTP for loopback hosts, for tests (env MEDID_ALLOW_INSECURE_DID_WEB)")
+	fs.StringVar(&c.IssuerDID, "issuer-did", env("MEDID_ISSUER_DID", ""), "DID to issue credentials under, one this server holds keys for, e.g. a did:web (env MEDID_ISSUER_DID; unset = the server's own did:medid)")
+	fs.StringVar(&c.VerifierRedirectURI, "verifier-redirect-uri", env("MEDID_VERIFIER_REDIRECT_URI", ""), "where same-device OpenID4VP sessions send the wallet back, with #response_code=… (env MEDID_VERIFIER_REDIRECT_URI; unset = cross-device only)")
+	fs.StringVar(&c.VerifierX509Chain, "verifier-x509-chain", env("MEDID_VERIFIER_X509_CHAIN", ""), "PEM certificate chain (leaf first) for x509_san_dns OpenID4VP requests (env MEDID_VERIFIER_X509_CHAIN)")
+	fs.StringVar(&c.VerifierX509Key, "verifier-x509-key", env("MEDID_VERIFIER_X509_KEY", ""), "PEM private key of that chain's leaf (env MEDID_VERIFIER_X509_KEY)")
 	fs.StringVar(&c.LogLevel, "log-level", env("MEDID_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env MEDID_LOG_LEVEL)")
 	c.AdminToken = getenv("MEDID_ADMIN_TOKEN")
 	c.MasterKey = getenv("MEDID_MASTER_KEY")
@@ -96,6 +111,18 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("MEDID_ADMIN_TOKEN must be at least 16 characters"))
+	}
+	if c.IssuerDID != "" && (!strings.HasPrefix(c.IssuerDID, "did:") || strings.ContainsAny(c.IssuerDID, "#?/ ")) {
+		errs = append(errs, fmt.Errorf("--issuer-did %q: must be a DID (did:method:id, no path, query or fragment)", c.IssuerDID))
+	}
+	if c.VerifierRedirectURI != "" {
+		u, perr := url.Parse(c.VerifierRedirectURI)
+		if perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("--verifier-redirect-uri %q: must be an absolute http(s) URL without fragment", c.VerifierRedirectURI))
+		}
+	}
+	if (c.VerifierX509Chain == "") != (c.VerifierX509Key == "") {
+		errs = append(errs, errors.New("--verifier-x509-chain and --verifier-x509-key go together"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -39,6 +39,9 @@ func TestEnvTwinsAndFlagsWin(t *testing.T) {
 	if c.Addr != "127.0.0.1:9001" || c.DataDir != "/tmp/x" || c.RedisURL != "redis://127.0.0.1:6379/2" || c.BaseURL != "https://id.example.org" || c.AdminToken == "" {
 		t.Fatalf("%+v", c)
 	}
+	if c2, err := parse(t, map[string]string{"MEDID_ISSUER_DID": "did:web:id.example.org"}); err != nil || c2.IssuerDID != "did:web:id.example.org" {
+		t.Fatalf("MEDID_ISSUER_DID: %v %+v", err, c2)
+	}
 	if c.LedgerOrigin() != "id.example.org/ledger" {
 		t.Fatal(c.LedgerOrigin())
 	}
@@ -56,6 +59,10 @@ func TestValidateErrors(t *testing.T) {
 		{nil, []string{"--redis", "http://x"}, "--redis"},
 		{map[string]string{"MEDID_ADMIN_TOKEN": "short"}, nil, "MEDID_ADMIN_TOKEN"},
 		{nil, []string{"--log-level", "loud"}, "--log-level"},
+		{map[string]string{"MEDID_ISSUER_DID": "https://example.org"}, nil, "--issuer-did"},
+		{nil, []string{"--issuer-did", "did:web:example.org#key-1"}, "--issuer-did"},
+		{nil, []string{"--verifier-redirect-uri", "openid4vp://x"}, "--verifier-redirect-uri"},
+		{nil, []string{"--verifier-x509-chain", "chain.pem"}, "go together"},
 	} {
 		_, err := parse(t, tc.env, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

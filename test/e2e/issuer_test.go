@@ -27,7 +27,7 @@ const patientClaims = `{
 	"identifiers": [{"system": "https://hospital.example/mrn", "value": "MRN-0042", "type": "MRN"}],
 	"assurance_level": "substantial"}`
 
-func postJSON(t *testing.T, u, token string, body any) (int, map[string]any) {
+func postJSON(t testing.TB, u, token string, body any) (int, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(b))
@@ -47,7 +47,19 @@ func postJSON(t *testing.T, u, token string, body any) (int, map[string]any) {
 
 // receive runs the OpenID4VCI pre-authorized flow as a wallet would, from
 // the offer link to the credential, and returns the credential.
-func receive(t *testing.T, offerURI, txCode, configID string, holder *keys.PrivateKey) string {
+func receive(t testing.TB, offerURI, txCode, configID string, holder *keys.PrivateKey) string {
+	t.Helper()
+	var s string
+	if err := json.Unmarshal(receiveRaw(t, offerURI, txCode, configID, holder), &s); err != nil {
+		t.Fatalf("credential is not a string: %v", err)
+	}
+	return s
+}
+
+// receiveRaw runs the pre-authorized code flow as a wallet and returns the
+// credential as the response carried it (a string, or a JSON object for
+// ldp_vc).
+func receiveRaw(t testing.TB, offerURI, txCode, configID string, holder *keys.PrivateKey) json.RawMessage {
 	t.Helper()
 	u, _ := url.Parse(offerURI)
 	resp, err := http.Get(u.Query().Get("credential_offer_uri"))
@@ -115,7 +127,7 @@ func receive(t *testing.T, offerURI, txCode, configID string, holder *keys.Priva
 	body, _ := io.ReadAll(resp.Body)
 	var cr struct {
 		Credentials []struct {
-			Credential string `json:"credential"`
+			Credential json.RawMessage `json:"credential"`
 		} `json:"credentials"`
 	}
 	if err := json.Unmarshal(body, &cr); err != nil || resp.StatusCode != 200 || len(cr.Credentials) != 1 {
@@ -124,7 +136,7 @@ func receive(t *testing.T, offerURI, txCode, configID string, holder *keys.Priva
 	return cr.Credentials[0].Credential
 }
 
-func getJSON(t *testing.T, u string, v any) {
+func getJSON(t testing.TB, u string, v any) {
 	t.Helper()
 	resp, err := http.Get(u)
 	if err != nil {

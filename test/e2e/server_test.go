@@ -25,22 +25,32 @@ type server struct {
 }
 
 // startServer runs `medid serve` on a loopback port over dataDir.
-func startServer(t *testing.T, dataDir string, env map[string]string) *server {
+func startServer(t testing.TB, dataDir string, env map[string]string) *server {
+	t.Helper()
+	cfg := &config.Config{DataDir: dataDir, LogLevel: "warn",
+		RedisURL: env["MEDID_REDIS_URL"], AdminToken: env["MEDID_ADMIN_TOKEN"], AllowInsecureDIDWeb: true,
+		IssuerDID: env["MEDID_ISSUER_DID"]}
+	return startServerConfig(t, cfg, app.Options{RedisPrefix: env["REDIS_PREFIX"]})
+}
+
+// startServerConfig runs `medid serve` with cfg (its Addr is set to a free
+// loopback port) and opts.
+func startServerConfig(t testing.TB, cfg *config.Config, opts app.Options) *server {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Addr: l.Addr().String(), DataDir: dataDir, LogLevel: "warn",
-		RedisURL: env["MEDID_REDIS_URL"], AdminToken: env["MEDID_ADMIN_TOKEN"], AllowInsecureDIDWeb: true}
+	cfg.Addr = l.Addr().String()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	dataDir := cfg.DataDir
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	a, err := app.New(context.Background(), cfg, log, app.Options{RedisPrefix: env["REDIS_PREFIX"]})
+	a, err := app.New(context.Background(), cfg, log, opts)
 	if err != nil {
 		l.Close()
 		t.Fatal(err)
@@ -54,7 +64,7 @@ func startServer(t *testing.T, dataDir string, env map[string]string) *server {
 }
 
 // Stop shuts the server down gracefully and waits for it.
-func (s *server) Stop(t *testing.T) {
+func (s *server) Stop(t testing.TB) {
 	if s.stop == nil {
 		return
 	}
@@ -70,7 +80,7 @@ func (s *server) Stop(t *testing.T) {
 	}
 }
 
-func waitReady(t *testing.T, base string) {
+func waitReady(t testing.TB, base string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -86,8 +96,8 @@ func waitReady(t *testing.T, base string) {
 	t.Fatal("server not ready within 10s")
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w *testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
-func tempData(t *testing.T) string { return filepath.Join(t.TempDir(), "data") }
+func tempData(t testing.TB) string { return filepath.Join(t.TempDir(), "data") }

@@ -142,7 +142,9 @@ func TestVCAPIIssue(t *testing.T) {
 		code  int
 		field string
 	}{
-		{"Data Integrity not yet", map[string]any{"credential": vc}, http.StatusNotImplemented, "options.format"},
+		{"ldp_vc without the health context", map[string]any{"credential": vc}, 422, "credential"},
+		{"unknown cryptosuite", map[string]any{"credential": vc, "options": map[string]any{"cryptosuite": "rsa-2000"}}, 400, "options.cryptosuite"},
+		{"cryptosuite with a JOSE format", map[string]any{"credential": vc, "options": map[string]any{"format": "vc+jwt", "cryptosuite": "eddsa-rdfc-2022"}}, 400, "options.cryptosuite"},
 		{"foreign issuer", map[string]any{"credential": withMember(vc, "issuer", "did:example:other"), "options": map[string]any{"format": "vc+jwt"}}, 422, "credential.issuer"},
 		{"bad context", map[string]any{"credential": withMember(vc, "@context", []any{"https://example.org"}), "options": map[string]any{"format": "vc+jwt"}}, 400, "credential.@context"},
 		{"invalid claims", map[string]any{"credential": withMember(vc, "credentialSubject", map[string]any{"given_name": 7}), "options": map[string]any{"format": "vc+jwt"}}, 422, "credential.credentialSubject.given_name"},
@@ -151,6 +153,14 @@ func TestVCAPIIssue(t *testing.T) {
 		if code != tc.code || out["field"] != tc.field {
 			t.Errorf("%s: %d %v", tc.name, code, out)
 		}
+	}
+	// An id the caller chose must be new: nothing is signed for a reused one.
+	withID := withMember(vc, "id", "urn:uuid:6f1f2c0e-2a8e-4c1e-9a57-1b1b0a6d2f10")
+	if code, out := postJSON(t, srv.URL+"/credentials/issue", srv.Admin, map[string]any{"credential": withID, "options": map[string]any{"format": "vc+jwt"}}); code != 201 {
+		t.Fatalf("first issue with an id: %d %v", code, out)
+	}
+	if code, out := postJSON(t, srv.URL+"/credentials/issue", srv.Admin, map[string]any{"credential": withID, "options": map[string]any{"format": "vc+jwt"}}); code != 409 || out["field"] != "credential.id" {
+		t.Fatalf("reused id: %d %v", code, out)
 	}
 	if code, _ := postJSON(t, srv.URL+"/credentials/issue", "", map[string]any{"credential": vc}); code != 401 {
 		t.Fatalf("without admin token: %d", code)
