@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,17 +50,22 @@ func (a *App) openVerifier(ctx context.Context, mk keys.MasterKey) error {
 	if err != nil {
 		return err
 	}
+	info, err := loadVerifierInfo(a.Config.VerifierInfo)
+	if err != nil {
+		return err
+	}
 	a.Presentations, err = openid4vp.New(a.Store, sealer, openid4vp.Options{
-		BaseURL:     a.Config.BaseURL,
-		ClientName:  "medid verifier",
-		DID:         a.ServerDID,
-		Signer:      serverSigner{a},
-		Verifier:    presentationVerifier{v, a},
-		Queries:     openid4vp.DCQL{IssuerBaseURL: a.Config.BaseURL},
-		RedirectURI: a.Config.VerifierRedirectURI,
-		X509:        x509,
-		Logger:      a.Log,
-		HTTPClient:  &http.Client{Timeout: 10 * time.Second},
+		BaseURL:      a.Config.BaseURL,
+		ClientName:   "medid verifier",
+		DID:          a.ServerDID,
+		Signer:       serverSigner{a},
+		Verifier:     presentationVerifier{v, a},
+		Queries:      openid4vp.DCQL{IssuerBaseURL: a.Config.BaseURL},
+		RedirectURI:  a.Config.VerifierRedirectURI,
+		X509:         x509,
+		VerifierInfo: info,
+		Logger:       a.Log,
+		HTTPClient:   &http.Client{Timeout: 10 * time.Second},
 	})
 	if err != nil {
 		return err
@@ -294,4 +301,54 @@ func (a *App) recordVCAPI(ctx context.Context, ev verifier.Event) {
 	if _, err := a.Audit.Record(ctx, e); err != nil {
 		a.Log.ErrorContext(ctx, "access log: could not record a VC-API verification", "err", err)
 	}
+}
+
+// loadVerifierInfo reads the --verifier-info file: a JSON array of
+// verifier_info objects (or one object), each with a format and the
+// attestation as data (a string, or an object for JSON formats).
+func loadVerifierInfo(path string) ([]openid4vp.VerifierInfo, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--verifier-info: %w", err)
+	}
+	if len(b) > 256<<10 {
+		return nil, fmt.Errorf("--verifier-info %s: larger than 256 KiB", path)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		b = append(append([]byte{'['}, b...), ']')
+	}
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("--verifier-info %s: want a JSON array of {format, data} objects: %v", path, err)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("--verifier-info %s: no attestation in the file", path)
+	}
+	out := make([]openid4vp.VerifierInfo, len(raw))
+	for i, m := range raw {
+		for k := range m {
+			if k != "format" && k != "data" && k != "credential_ids" {
+				return nil, fmt.Errorf("--verifier-info %s: entry %d: unknown member %q", path, i, k)
+			}
+		}
+		vi := &out[i]
+		if err := json.Unmarshal(m["format"], &vi.Format); err != nil || vi.Format == "" {
+			return nil, fmt.Errorf("--verifier-info %s: entry %d: format must be a non-empty string", path, i)
+		}
+		d := bytes.TrimSpace(m["data"])
+		if len(d) == 0 || (d[0] != '"' && d[0] != '{') || string(d) == `""` {
+			return nil, fmt.Errorf("--verifier-info %s: entry %d: data must be a non-empty string or an object", path, i)
+		}
+		vi.Data = d
+		if ids, ok := m["credential_ids"]; ok {
+			if err := json.Unmarshal(ids, &vi.CredentialIDs); err != nil || len(vi.CredentialIDs) == 0 || slices.Contains(vi.CredentialIDs, "") {
+				return nil, fmt.Errorf("--verifier-info %s: entry %d: credential_ids must be a non-empty array of non-empty strings", path, i)
+			}
+		}
+	}
+	return out, nil
 }

@@ -36,6 +36,10 @@ type Config struct {
 	// x509_san_dns client_id prefix for OpenID4VP requests: the chain's leaf
 	// must name the base URL's host as a dNSName.
 	VerifierX509Chain, VerifierX509Key string
+	// VerifierInfo is a JSON file of verifier_info attestations (OpenID4VP
+	// 1.0 section 5.1) sent in every signed request object, for example an
+	// OrganizationCredential an authority issued to the server's DID.
+	VerifierInfo string
 }
 
 // Getenv looks up an environment variable (os.Getenv in production).
@@ -63,6 +67,7 @@ func Bind(fs *flag.FlagSet, getenv Getenv) *Config {
 	fs.StringVar(&c.VerifierRedirectURI, "verifier-redirect-uri", env("MEDID_VERIFIER_REDIRECT_URI", ""), "where same-device OpenID4VP sessions send the wallet back, with #response_code=… (env MEDID_VERIFIER_REDIRECT_URI; unset = cross-device only)")
 	fs.StringVar(&c.VerifierX509Chain, "verifier-x509-chain", env("MEDID_VERIFIER_X509_CHAIN", ""), "PEM certificate chain (leaf first) for x509_san_dns OpenID4VP requests (env MEDID_VERIFIER_X509_CHAIN)")
 	fs.StringVar(&c.VerifierX509Key, "verifier-x509-key", env("MEDID_VERIFIER_X509_KEY", ""), "PEM private key of that chain's leaf (env MEDID_VERIFIER_X509_KEY)")
+	fs.StringVar(&c.VerifierInfo, "verifier-info", env("MEDID_VERIFIER_INFO", ""), "JSON file of verifier_info attestations (an array of {format, data, credential_ids}) sent with every signed OpenID4VP request, e.g. an OrganizationCredential about this server's DID (env MEDID_VERIFIER_INFO)")
 	fs.StringVar(&c.LogLevel, "log-level", env("MEDID_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env MEDID_LOG_LEVEL)")
 	c.AdminToken = getenv("MEDID_ADMIN_TOKEN")
 	c.MasterKey = getenv("MEDID_MASTER_KEY")
