@@ -19,6 +19,13 @@ var ErrNotFound = errors.New("kv: not found")
 // expected one (or the key exists when creation was asked for).
 var ErrConflict = errors.New("kv: conflict")
 
+// Item is one key and value for Store.PutAll.
+type Item struct {
+	Key   string
+	Value []byte
+	TTL   time.Duration
+}
+
 // Store is a key-value store with TTLs, compare-and-swap and atomic take.
 //
 // Keys are non-empty strings of at most 1024 bytes; values are opaque bytes.
@@ -29,6 +36,10 @@ type Store interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	// Put stores value under key, replacing any previous value.
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// PutAll stores every item in one atomic write: either all of them
+	// are stored or, on error, none. Later items win over earlier ones
+	// with the same key. An empty list writes nothing.
+	PutAll(ctx context.Context, items []Item) error
 	// CompareAndSwap replaces the value under key with value only if the
 	// current value equals old. A nil old means "only if the key does not
 	// exist". It returns ErrConflict when the condition does not hold.

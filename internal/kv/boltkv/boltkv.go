@@ -232,6 +232,36 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 	return nil
 }
 
+// PutAll implements kv.Store: one transaction, so one commit.
+func (s *Store) PutAll(ctx context.Context, items []kv.Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	encs := make([][]byte, len(items))
+	for i, it := range items {
+		if err := check(ctx, it.Key, it.TTL); err != nil {
+			return err
+		}
+		encs[i] = encode(it.Value, s.expiry(it.TTL))
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketName)
+		for i, it := range items {
+			if err := b.Put([]byte(it.Key), encs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("boltkv: put %d items: %w", len(items), err)
+	}
+	return nil
+}
+
 // CompareAndSwap implements kv.Store.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) error {
 	if err := check(ctx, key, ttl); err != nil {

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"PutGet", testPutGet},
 		{"EmptyValue", testEmptyValue},
 		{"Overwrite", testOverwrite},
+		{"PutAll", testPutAll},
 		{"TTL", testTTL},
 		{"TTLCleared", testTTLCleared},
 		{"CreateOnly", testCreateOnly},
@@ -166,6 +167,53 @@ func testOverwrite(t *testing.T, s kv.Store) {
 	wantValue(t, s, "k", "two")
 	mustPut(t, s, "k", "", 0)
 	wantValue(t, s, "k", "")
+}
+
+// testPutAll checks that PutAll writes every item, that later items win,
+// that ttls apply per item, and that an invalid item or a cancelled
+// context writes nothing at all.
+func testPutAll(t *testing.T, s kv.Store) {
+	ctx := t.Context()
+	mustPut(t, s, "b/old", "before", 0)
+	if err := s.PutAll(ctx, nil); err != nil {
+		t.Fatalf("PutAll(nothing): %v", err)
+	}
+	err := s.PutAll(ctx, []kv.Item{
+		{Key: "b/one", Value: []byte("1")},
+		{Key: "b/empty"},
+		{Key: "b/short", Value: []byte("s"), TTL: ttl},
+		{Key: "b/old", Value: []byte("replaced")},
+		{Key: "b/one", Value: []byte("1 again")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, s, "b/one", "1 again")
+	wantValue(t, s, "b/empty", "")
+	wantValue(t, s, "b/short", "s")
+	wantValue(t, s, "b/old", "replaced")
+
+	long := strings.Repeat("k", kv.MaxKeyLen+1)
+	for name, items := range map[string][]kv.Item{
+		"an invalid key": {{Key: "b/x", Value: []byte("x")}, {Key: long, Value: []byte("y")}},
+		"an empty key":   {{Key: "b/x", Value: []byte("x")}, {Key: ""}},
+		"a negative ttl": {{Key: "b/x", Value: []byte("x")}, {Key: "b/y", TTL: -time.Second}},
+	} {
+		if err := s.PutAll(ctx, items); !errors.Is(err, kv.ErrInvalid) {
+			t.Errorf("PutAll with %s: %v, want ErrInvalid", name, err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.PutAll(cancelled, []kv.Item{{Key: "b/x", Value: []byte("x")}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("PutAll with a cancelled context: %v, want context.Canceled", err)
+	}
+	wantNotFound(t, s, "b/x")
+	wantNotFound(t, s, "b/y")
+
+	time.Sleep(ttlWait)
+	wantNotFound(t, s, "b/short")
+	wantList(t, s, "b/", "b/empty=", "b/old=replaced", "b/one=1 again")
 }
 
 func testTTL(t *testing.T, s kv.Store) {

@@ -109,6 +109,35 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 	return nil
 }
 
+// PutAll implements kv.Store: one MULTI/EXEC transaction.
+func (s *Store) PutAll(ctx context.Context, items []kv.Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	for _, it := range items {
+		if err := check(ctx, it.Key, it.TTL); err != nil {
+			return err
+		}
+	}
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, it := range items {
+			var ttl time.Duration
+			if it.TTL > 0 {
+				ttl = time.Duration(millis(it.TTL)) * time.Millisecond
+			}
+			p.Set(ctx, s.key(it.Key), nonNil(it.Value), ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rediskv: put %d items: %w", len(items), err)
+	}
+	return nil
+}
+
 // casScript is CompareAndSwap.
 //
 //	KEYS[1]  the key
