@@ -385,6 +385,12 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 func (a *App) Close(ctx context.Context) error {
 	a.closeOnce.Do(func() {
 		var errs []error
+		if a.Audit != nil {
+			// The access log's background commitments need the ledger.
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			errs = append(errs, a.Audit.Close(actx))
+			cancel()
+		}
 		if a.Ledger != nil {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			errs = append(errs, a.Ledger.Close(lctx))

@@ -272,7 +272,7 @@ func (p presentationVerifier) record(ctx context.Context, vp *verifier.VerifiedP
 			e.ClaimNames = append(e.ClaimNames, c.ClaimNames()...)
 		}
 	}
-	if _, err := p.a.Audit.Record(ctx, e); err != nil {
+	if _, err := p.a.Audit.Log(ctx, e); err != nil {
 		p.a.Log.ErrorContext(ctx, "access log: could not record a verification", "err", err)
 	}
 }
@@ -281,8 +281,10 @@ func (p presentationVerifier) record(ctx context.Context, vp *verifier.VerifiedP
 // /presentations/verify) on the access log, as record does for OpenID4VP:
 // kind verification, the holder's or subject's DID when the checks passed,
 // the credential types and claim names, and the failed checks (or why
-// none could run). The access log is opened after the verifier, so it is
-// looked up per call.
+// none could run). The entry is stored before the answer goes out; its
+// commitment reaches the ledger in the background (audit.Service.Log).
+// The access log is opened after the verifier, so it is looked up per
+// call.
 func (a *App) recordVCAPI(ctx context.Context, ev verifier.Event) {
 	if a.Audit == nil {
 		return
@@ -298,7 +300,7 @@ func (a *App) recordVCAPI(ctx context.Context, ev verifier.Event) {
 			e.Reasons = append(e.Reasons, ev.Reason)
 		}
 	}
-	if _, err := a.Audit.Record(ctx, e); err != nil {
+	if _, err := a.Audit.Log(ctx, e); err != nil {
 		a.Log.ErrorContext(ctx, "access log: could not record a VC-API verification", "err", err)
 	}
 }

@@ -43,7 +43,7 @@ type fixture struct {
 	svc    *audit.Service
 }
 
-func openLedger(t *testing.T, dir string) *ledger.Log {
+func openLedger(t testing.TB, dir string) *ledger.Log {
 	t.Helper()
 	seed := sha256.Sum256([]byte("audit test ledger key"))
 	l, err := ledger.Open(context.Background(), ledger.Config{Dir: dir, Signer: ed25519.NewKeyFromSeed(seed[:]), Origin: origin})
@@ -53,7 +53,7 @@ func openLedger(t *testing.T, dir string) *ledger.Log {
 	return l
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{dir: filepath.Join(t.TempDir(), "ledger"), clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
 	var err error
@@ -68,6 +68,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc := f.svc
+	t.Cleanup(func() { svc.Close(context.Background()) }) // before the ledger and store close
 	return f
 }
 

@@ -34,6 +34,7 @@ type EntryJSON struct {
 	Prev            string    `json:"prev,omitempty"`
 	Commitment      string    `json:"commitment"`
 	LeafIndex       *uint64   `json:"leaf_index,omitempty"`
+	Pending         bool      `json:"pending,omitempty"`
 	Salt            []byte    `json:"salt,omitempty"`
 }
 
@@ -53,6 +54,7 @@ func (l Logged) JSON() EntryJSON {
 		i := l.LeafIndex
 		j.LeafIndex = &i
 	}
+	j.Pending = l.Pending
 	return j
 }
 

@@ -48,6 +48,9 @@ type Logged struct {
 	// LeafIndex is the ledger index of the commitment, when OnLedger.
 	LeafIndex uint64
 	OnLedger  bool
+	// Pending says the entry was logged with Log and its commitment is
+	// still on its way to the ledger (OnLedger is false meanwhile).
+	Pending bool
 	// Salt is the commitment's salt. Only ListForPatient fills it: it is
 	// for the patient's eyes.
 	Salt []byte
@@ -250,6 +253,8 @@ func decodeStored(v []byte) (Logged, error) {
 	l := Logged{ID: st.ID, Entry: e, Commitment: st.Commitment, Salt: st.Salt}
 	if st.LeafIndex != nil {
 		l.LeafIndex, l.OnLedger = *st.LeafIndex, true
+	} else {
+		l.Pending = st.Pending
 	}
 	return l, nil
 }

@@ -41,6 +41,12 @@ type Options struct {
 	// Logger receives operational messages (never entry contents); nil
 	// means slog.Default().
 	Logger *slog.Logger
+	// SweepInterval is how often entries left pending by Log are looked
+	// for and committed (default 30 s; the first sweep runs at New).
+	SweepInterval time.Duration
+	// MaxPending bounds the Log commitments in flight (default 4096);
+	// Log waits for a slot beyond it.
+	MaxPending int
 }
 
 // Service is the access log.
@@ -51,9 +57,19 @@ type Service struct {
 	now    func() time.Time
 	tmo    time.Duration
 	log    *slog.Logger
-	// stripes serialise the chain updates of one patient within this
-	// process; compare-and-swap keeps instances sharing a store apart.
-	stripes [64]sync.Mutex
+	// chains batch the chain updates of the patients of one stripe
+	// within this process; compare-and-swap keeps instances sharing a
+	// store apart.
+	chains [64]chain
+	// days are the day markers this process has written.
+	days sync.Map
+
+	// The background committer of Log's entries.
+	slots      chan struct{}
+	committing sync.Map // entry id → true while being committed here
+	stop       chan struct{}
+	closeOnce  sync.Once
+	wg         sync.WaitGroup
 }
 
 // New returns the access log over store, committing to ledger.
@@ -77,6 +93,16 @@ func New(store kv.Store, ledger Appender, opts Options) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 4096
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = 30 * time.Second
+	}
+	s.slots = make(chan struct{}, opts.MaxPending)
+	s.stop = make(chan struct{})
+	s.wg.Add(1)
+	go s.sweep(opts.SweepInterval)
 	return s, nil
 }
 
@@ -100,6 +126,7 @@ const (
 	dayPrefix     = "audit/d/" // audit/d/<day> → "1": the days that have entries
 	patientPrefix = "audit/p/" // audit/p/<pseudonym>/<inverted seq> → entry id
 	headPrefix    = "audit/h/" // audit/h/<pseudonym> → head
+	pendingPrefix = "audit/u/" // audit/u/<entry id> → a claim: the entry's commitment is not on the ledger yet
 )
 
 const dayLayout = "2006-01-02"
@@ -111,6 +138,9 @@ type stored struct {
 	Salt       []byte          `json:"salt"`
 	Commitment string          `json:"commitment"`
 	LeafIndex  *uint64         `json:"leaf_index,omitempty"`
+	// Pending marks an entry logged with Log until its leaf index is
+	// stored.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // head is the newest entry of a patient's chain.
@@ -144,107 +174,23 @@ var ErrNotCommitted = errors.New("audit: the entry could not be committed to the
 // a ledger index. A non-nil error means the event was not logged (see the
 // package doc for what is left behind when the ledger fails).
 func (s *Service) Record(ctx context.Context, e Entry) (Recorded, error) {
-	if err := e.check(); err != nil {
-		return Recorded{}, err
-	}
-	if e.Time.IsZero() {
-		e.Time = s.now()
-	}
-	e.Time = e.Time.UTC()
-	e.CredentialTypes, e.ClaimNames = normalise(e.CredentialTypes), normalise(e.ClaimNames)
-	e.Scopes, e.Reasons = normalise(e.Scopes), normalise(e.Reasons)
-	e.Seq, e.Prev = 0, ""
-	if !e.PatientDID.IsZero() {
-		e.Patient = s.Pseudonym(e.PatientDID)
-	}
-	e.PatientDID = did.DID{}
-
-	salt := make([]byte, SaltSize)
-	if _, err := rand.Read(salt); err != nil {
-		return Recorded{}, err
-	}
-	id, err := newID(e.Time)
+	p, rec, err := s.stage(ctx, e, false)
 	if err != nil {
 		return Recorded{}, err
 	}
+	e = p.e
+	id := rec.ID
 
-	// Take the next place in the patient's chain.
-	var oldHead, newHead []byte
-	var canonical []byte
-	var commitment string
-	// The stripe lock only spares one process's writers compare-and-swap
-	// retries on a patient's chain head; the swap is what keeps the chain
-	// linear. It is released once the head has moved, so that one
-	// patient's entries wait for each other's head update, not for each
-	// other's entry writes and ledger round trip. If an append then
-	// fails, undo unlinks the entry only while it is still the head;
-	// otherwise the entry stays, without a leaf, and the chain holds.
-	unlock := func() {}
-	if e.Patient != "" {
-		mu := &s.stripes[stripe(e.Patient)]
-		mu.Lock()
-		var once sync.Once
-		unlock = func() { once.Do(mu.Unlock) }
-		defer unlock()
-	}
-	for attempt := 0; ; attempt++ {
-		if attempt == 32 {
-			return Recorded{}, errors.New("audit: the patient's chain kept changing; try again")
-		}
-		if attempt > 0 {
-			// Another instance moved the head: back off a little.
-			time.Sleep(time.Duration(mrand.IntN(1000*attempt)) * time.Microsecond)
-		}
-		var h head
-		if e.Patient != "" {
-			oldHead, err = s.store.Get(ctx, headPrefix+e.Patient)
-			switch {
-			case errors.Is(err, kv.ErrNotFound):
-				oldHead = nil
-			case err != nil:
-				return Recorded{}, err
-			default:
-				if err := json.Unmarshal(oldHead, &h); err != nil {
-					return Recorded{}, fmt.Errorf("audit: chain head: %w", err)
-				}
-			}
-			e.Seq, e.Prev = h.Seq+1, h.Commitment
-		}
-		if canonical, err = Canonical(e); err != nil {
-			return Recorded{}, err
-		}
-		commitment = commit(salt, canonical)
-		if e.Patient == "" {
-			break
-		}
-		newHead, _ = json.Marshal(head{Seq: e.Seq, Commitment: commitment})
-		err = s.store.CompareAndSwap(ctx, headPrefix+e.Patient, oldHead, newHead, 0)
-		if errors.Is(err, kv.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return Recorded{}, err
-		}
-		break
-	}
-
-	unlock()
-	rec := stored{ID: id, Entry: canonical, Salt: salt, Commitment: commitment}
-	if err := s.write(ctx, &rec, e); err != nil {
-		s.undo(ctx, e, id, oldHead, newHead)
-		return Recorded{}, err
-	}
-
-	data, err := LedgerEntry(commitment, e.Time)
+	data, err := LedgerEntry(p.commitment, e.Time)
 	if err != nil {
-		s.undo(ctx, e, id, oldHead, newHead)
+		s.undo(ctx, e, id, p.oldHead, p.newHead)
 		return Recorded{}, err
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.tmo)
 	idx, err := s.ledger.Append(actx, data)
 	cancel()
 	if err != nil {
-		s.undo(ctx, e, id, oldHead, newHead)
+		s.undo(ctx, e, id, p.oldHead, p.newHead)
 		return Recorded{}, fmt.Errorf("%w: %w", ErrNotCommitted, err)
 	}
 	rec.LeafIndex = &idx
@@ -258,23 +204,228 @@ func (s *Service) Record(ctx context.Context, e Entry) (Recorded, error) {
 		// commitment. The event is logged.
 		s.log.ErrorContext(ctx, "audit: could not store the leaf index", "entry", id, "leaf", idx, "error", err)
 	}
-	return Recorded{ID: id, Patient: e.Patient, Seq: e.Seq, Commitment: commitment, LeafIndex: idx}, nil
+	return Recorded{ID: id, Patient: e.Patient, Seq: e.Seq, Commitment: p.commitment, LeafIndex: idx}, nil
 }
 
-// write stores the entry, its day marker and its patient index.
-func (s *Service) write(ctx context.Context, rec *stored, e Entry) error {
+// prepare validates and normalises e for the log.
+func (s *Service) prepare(e Entry) (Entry, error) {
+	if err := e.check(); err != nil {
+		return e, err
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	e.Time = e.Time.UTC()
+	e.CredentialTypes, e.ClaimNames = normalise(e.CredentialTypes), normalise(e.ClaimNames)
+	e.Scopes, e.Reasons = normalise(e.Scopes), normalise(e.Reasons)
+	e.Seq, e.Prev = 0, ""
+	if !e.PatientDID.IsZero() {
+		e.Patient = s.Pseudonym(e.PatientDID)
+	}
+	e.PatientDID = did.DID{}
+	return e, nil
+}
+
+// stage prepares e, gives it its place in the patient's chain and stores
+// it, with a pending marker when its commitment is to be appended later.
+func (s *Service) stage(ctx context.Context, e Entry, markPending bool) (*pending, stored, error) {
+	e, err := s.prepare(e)
+	if err != nil {
+		return nil, stored{}, err
+	}
+	p := &pending{e: e, salt: make([]byte, SaltSize), done: make(chan bool, 1)}
+	if _, err := rand.Read(p.salt); err != nil {
+		return nil, stored{}, err
+	}
+	id, err := newID(e.Time)
+	if err != nil {
+		return nil, stored{}, err
+	}
+	if e.Patient == "" {
+		if p.canonical, err = Canonical(p.e); err != nil {
+			return nil, stored{}, err
+		}
+		p.commitment = commit(p.salt, p.canonical)
+	} else if err := s.link(ctx, p); err != nil {
+		return nil, stored{}, err
+	}
+	rec := stored{ID: id, Entry: p.canonical, Salt: p.salt, Commitment: p.commitment, Pending: markPending}
+	if err := s.write(ctx, &rec, p.e, markPending); err != nil {
+		s.undo(ctx, p.e, id, p.oldHead, p.newHead)
+		return nil, stored{}, err
+	}
+	return p, rec, nil
+}
+
+// pending is an entry waiting for its place in its patient's chain.
+type pending struct {
+	e    Entry
+	salt []byte
+	// Set by the chain's leader: the entry's committed form, and the head
+	// before and after it (for undo).
+	canonical        []byte
+	commitment       string
+	oldHead, newHead []byte
+	err              error
+	// done receives false once the entry has its place (or err), or true
+	// when its Record must lead the next batch.
+	done chan bool
+}
+
+// chain queues the entries of the patients of one stripe. One Record at a
+// time leads: it takes every queued entry, gives each patient's entries
+// consecutive places and moves each patient's head once, with one
+// compare-and-swap for the whole batch. Concurrent records for one patient
+// thus share a store write instead of waiting for one write each.
+type chain struct {
+	mu      sync.Mutex
+	queue   []*pending
+	leading bool
+}
+
+// link gives p its place in its patient's chain: Seq, Prev, its canonical
+// form and commitment, and the heads before and after it.
+func (s *Service) link(ctx context.Context, p *pending) error {
+	c := &s.chains[stripe(p.e.Patient)]
+	c.mu.Lock()
+	c.queue = append(c.queue, p)
+	if c.leading {
+		c.mu.Unlock()
+		if lead := <-p.done; !lead {
+			return p.err
+		}
+		c.mu.Lock() // p leads the next batch, which holds p
+	}
+	c.leading = true
+	batch := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+
+	s.advance(context.WithoutCancel(ctx), batch)
+
+	c.mu.Lock()
+	var next *pending
+	if len(c.queue) > 0 {
+		next = c.queue[0]
+	} else {
+		c.leading = false
+	}
+	c.mu.Unlock()
+	for _, q := range batch {
+		if q != p {
+			q.done <- false
+		}
+	}
+	if next != nil {
+		next.done <- true
+	}
+	return p.err
+}
+
+// advance places the entries of batch, patient by patient, in arrival
+// order.
+func (s *Service) advance(ctx context.Context, batch []*pending) {
+	var order []string
+	groups := map[string][]*pending{}
+	for _, q := range batch {
+		if _, ok := groups[q.e.Patient]; !ok {
+			order = append(order, q.e.Patient)
+		}
+		groups[q.e.Patient] = append(groups[q.e.Patient], q)
+	}
+	for _, patient := range order {
+		s.advancePatient(ctx, patient, groups[patient])
+	}
+}
+
+// advancePatient moves one patient's head past group with one
+// compare-and-swap, retrying from the new head if another instance moved
+// it first.
+func (s *Service) advancePatient(ctx context.Context, patient string, group []*pending) {
+	fail := func(err error) {
+		for _, q := range group {
+			if q.err == nil {
+				q.err = err
+			}
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if attempt == 32 {
+			fail(errors.New("audit: the patient's chain kept changing; try again"))
+			return
+		}
+		if attempt > 0 {
+			// Another instance moved the head: back off a little.
+			time.Sleep(time.Duration(mrand.IntN(1000*attempt)) * time.Microsecond)
+		}
+		var h head
+		oldHead, err := s.store.Get(ctx, headPrefix+patient)
+		switch {
+		case errors.Is(err, kv.ErrNotFound):
+			oldHead = nil
+		case err != nil:
+			fail(err)
+			return
+		default:
+			if err := json.Unmarshal(oldHead, &h); err != nil {
+				fail(fmt.Errorf("audit: chain head: %w", err))
+				return
+			}
+		}
+		cur, placed := oldHead, 0
+		for _, q := range group {
+			q.err = nil
+			q.e.Seq, q.e.Prev = h.Seq+1, h.Commitment
+			if q.canonical, err = Canonical(q.e); err != nil {
+				q.err = err
+				continue
+			}
+			q.commitment = commit(q.salt, q.canonical)
+			h = head{Seq: q.e.Seq, Commitment: q.commitment}
+			q.oldHead = cur
+			q.newHead, _ = json.Marshal(h)
+			cur = q.newHead
+			placed++
+		}
+		if placed == 0 {
+			return
+		}
+		err = s.store.CompareAndSwap(ctx, headPrefix+patient, oldHead, cur, 0)
+		if errors.Is(err, kv.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			fail(err)
+		}
+		return
+	}
+}
+
+// write stores the entry, its patient index and, once a day per process,
+// its day marker, in one atomic write.
+func (s *Service) write(ctx context.Context, rec *stored, e Entry, markPending bool) error {
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	if err := s.store.Put(ctx, dayPrefix+e.Time.Format(dayLayout), []byte("1"), 0); err != nil {
-		return err
-	}
-	if err := s.store.Put(ctx, entryPrefix+rec.ID, raw, 0); err != nil {
-		return err
+	items := make([]kv.Item, 0, 3)
+	items = append(items, kv.Item{Key: entryPrefix + rec.ID, Value: raw})
+	if markPending {
+		items = append(items, kv.Item{Key: pendingPrefix + rec.ID, Value: []byte(rec.ID)})
 	}
 	if e.Patient != "" {
-		return s.store.Put(ctx, patientKey(e.Patient, e.Seq), []byte(rec.ID), 0)
+		items = append(items, kv.Item{Key: patientKey(e.Patient, e.Seq), Value: []byte(rec.ID)})
+	}
+	day := e.Time.Format(dayLayout)
+	_, seen := s.days.Load(day)
+	if !seen {
+		items = append(items, kv.Item{Key: dayPrefix + day, Value: []byte("1")})
+	}
+	if err := s.store.PutAll(ctx, items); err != nil {
+		return err
+	}
+	if !seen {
+		s.days.Store(day, true)
 	}
 	return nil
 }
