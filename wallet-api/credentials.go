@@ -109,6 +109,8 @@ type credRecord struct {
 	Claims       map[string]any               `json:"claims"`
 	ClaimDisplay []vciclient.ClaimDescription `json:"claim_display,omitempty"`
 	Copies       []copyRecord                 `json:"copies"`
+	// Types are an ldp_vc's types, for DCQL type_values.
+	Types []string `json:"types,omitempty"`
 }
 
 // copyRecord is one copy of a credential and the private key it is bound

@@ -62,7 +62,7 @@ type Accepted struct {
 }
 
 // supportedFormats are the credential formats the wallet verifies and holds.
-var supportedFormats = []string{"dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json"}
+var supportedFormats = []string{"dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", formatLDPVC}
 
 // loadedOffer is an offer with its issuer's metadata.
 type loadedOffer struct {
@@ -162,9 +162,23 @@ func (s *Service) PreviewOffer(ctx context.Context, a Account, link string) (*Of
 		disp, claims := cfg.DisplayInfo()
 		p.Credentials = append(p.Credentials, OfferedCredential{ConfigurationID: id, Format: cfg.Format,
 			Type: configType(cfg), Name: displayName(disp, id), Display: disp, Claims: claims,
-			Supported: slices.Contains(supportedFormats, cfg.Format)})
+			Supported: s.canHold(id, cfg) == nil})
 	}
 	return p, nil
+}
+
+// canHold refuses a configuration the wallet cannot hold: a format it
+// does not verify, or an ldp_vc whose credential_definition names a
+// JSON-LD context it does not know.
+func (s *Service) canHold(id string, cfg vciclient.Configuration) error {
+	if !slices.Contains(supportedFormats, cfg.Format) {
+		return &ServiceError{Status: http.StatusUnprocessableEntity, Kind: "unsupported-credential", Field: "offer",
+			Detail: fmt.Sprintf("the wallet cannot hold credentials of format %q (configuration %q)", cfg.Format, id)}
+	}
+	if cfg.Format == formatLDPVC {
+		return s.checkContexts(cfg.CredentialDefinition.ContextURLs(), "nothing was redeemed")
+	}
+	return nil
 }
 
 func configType(cfg vciclient.Configuration) string {
@@ -252,9 +266,8 @@ func (s *Service) AcceptOffer(ctx context.Context, a Account, req OfferRequest) 
 	var plans []plan
 	for _, id := range lo.offer.ConfigurationIDs {
 		cfg := lo.md.Configurations[id]
-		if !slices.Contains(supportedFormats, cfg.Format) {
-			return nil, &ServiceError{Status: http.StatusUnprocessableEntity, Kind: "unsupported-credential", Field: "offer",
-				Detail: fmt.Sprintf("the wallet cannot hold credentials of format %q (configuration %q)", cfg.Format, id)}
+		if err := s.canHold(id, cfg); err != nil {
+			return nil, err
 		}
 		n := min(s.opt.Copies, lo.md.BatchSize())
 		if req.single {

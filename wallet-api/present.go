@@ -79,7 +79,7 @@ type MatchingCredential struct {
 	// is presented to (not selectively disclosable).
 	AlwaysDisclosed []string `json:"always_disclosed"`
 	// SelectiveDisclosure is false for a format that presents every claim
-	// (jwt_vc_json).
+	// (jwt_vc_json, ldp_vc).
 	SelectiveDisclosure bool `json:"selective_disclosure"`
 	// UnusedCopies is how many copies have never been presented.
 	UnusedCopies int `json:"unused_copies"`
@@ -264,6 +264,13 @@ func (s *Service) presentable(ctx context.Context, a Account) ([]heldCredential,
 			}
 			c = dcql.Candidate{Format: dcql.FormatJWTVCJSON, Types: types, HolderBinding: bound,
 				Claims: map[string]any{"type": types, "issuer": rec.Summary.Issuer, "credentialSubject": claims}}
+		case formatLDPVC:
+			types := make([]any, len(rec.Types))
+			for i, t := range rec.Types {
+				types[i] = t
+			}
+			c = dcql.Candidate{Format: dcql.FormatLDPVC, Types: rec.Types, HolderBinding: bound,
+				Claims: map[string]any{"type": types, "issuer": rec.Summary.Issuer, "credentialSubject": claims}}
 		default:
 			return nil
 		}
@@ -398,7 +405,7 @@ func nonNil(p []dcql.Path) []dcql.Path {
 
 // alwaysDisclosed names the claims a credential shows whatever is chosen:
 // for an SD-JWT VC the issuer-signed payload's own claims (not the
-// technical ones), for a jwt_vc_json every claim.
+// technical ones), for a jwt_vc_json or ldp_vc every claim.
 func alwaysDisclosed(rec *credRecord) []string {
 	out := []string{}
 	if rec.Summary.Format != "dc+sd-jwt" {
@@ -490,15 +497,11 @@ func (s *Service) Present(ctx context.Context, a Account, req PresentRequest) (*
 		if err != nil {
 			return nil, err
 		}
-		pres, err := buildPresentation(p, cp, r, now)
+		pres, err := s.buildPresentation(ctx, p, cp, r, now)
 		if err != nil {
 			return nil, err
 		}
-		b, err := json.Marshal(pres)
-		if err != nil {
-			return nil, err
-		}
-		tok[p.queryID] = append(tok[p.queryID], b)
+		tok[p.queryID] = append(tok[p.queryID], pres)
 		out.Presented = append(out.Presented, PresentedCredential{QueryID: p.queryID, CredentialID: p.held.rec.Summary.ID,
 			Name: displayName(p.held.rec.Display.Display, p.held.rec.Summary.ConfigurationID), Claims: p.paths, CopyReused: reused})
 		out.CopyReused = out.CopyReused || reused
@@ -638,32 +641,43 @@ func (s *Service) takeCopy(ctx context.Context, a Account, id string) (copyRecor
 
 // buildPresentation makes the vp_token entry of one credential: a JSON
 // string, an SD-JWT VC with only the planned disclosures and a key-binding
-// JWT, or a JWT VP signed by the copy's key.
-func buildPresentation(p plannedCredential, cp copyRecord, r *vpclient.Request, now time.Time) (string, error) {
-	var compact string
-	if err := json.Unmarshal(cp.Credential, &compact); err != nil {
-		return "", fmt.Errorf("walletapi: stored credential is not a string: %w", err)
-	}
+// JWT, or a JWT VP signed by the copy's key; or for an ldp_vc a JSON
+// object, a VP with the copy's Data Integrity proof.
+func (s *Service) buildPresentation(ctx context.Context, p plannedCredential, cp copyRecord, r *vpclient.Request, now time.Time) (json.RawMessage, error) {
 	if len(cp.PKCS8) == 0 {
-		return "", &ServiceError{Status: http.StatusUnprocessableEntity, Kind: "unbound-credential",
+		return nil, &ServiceError{Status: http.StatusUnprocessableEntity, Kind: "unbound-credential",
 			Detail: "the credential is not bound to a key of this wallet, so it cannot be presented"}
 	}
 	k, err := keys.ParsePKCS8(cp.PKCS8)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	switch p.held.rec.Summary.Format {
+	format := p.held.rec.Summary.Format
+	if format == formatLDPVC {
+		return s.ldpVP(ctx, k, cp.HolderDID, cp.Credential, r, now)
+	}
+	var compact string
+	if err := json.Unmarshal(cp.Credential, &compact); err != nil {
+		return nil, fmt.Errorf("walletapi: stored credential is not a string: %w", err)
+	}
+	var pres string
+	switch format {
 	case "dc+sd-jwt":
 		paths := make([][]any, len(p.paths))
 		for i, q := range p.paths {
 			paths[i] = q
 		}
-		return sdjwt.Present(compact, sdjwt.DisclosePaths(paths...),
+		pres, err = sdjwt.Present(compact, sdjwt.DisclosePaths(paths...),
 			&sdjwt.KeyBindingOptions{Key: k, Nonce: r.Nonce, Audience: r.ClientID, IssuedAt: now})
 	case "jwt_vc_json":
-		return jwtVP(k, cp.HolderDID, compact, r, now)
+		pres, err = jwtVP(k, cp.HolderDID, compact, r, now)
+	default:
+		return nil, fmt.Errorf("walletapi: cannot present format %s", format)
 	}
-	return "", fmt.Errorf("walletapi: cannot present format %s", p.held.rec.Summary.Format)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(pres)
 }
 
 // jwtVP is a W3C VP as a JWT (jwt_vc_json), signed by the holder key with
@@ -673,7 +687,7 @@ func jwtVP(k *keys.PrivateKey, holder, vc string, r *vpclient.Request, now time.
 		return "", errors.New("walletapi: the copy has no holder DID")
 	}
 	payload, err := json.Marshal(map[string]any{
-		"iss": holder, "aud": r.ClientID, "nonce": r.Nonce, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+		"iss": holder, "aud": r.ClientID, "nonce": r.Nonce, "iat": now.Unix(), "exp": now.Add(vpLifetime).Unix(),
 		"jti": "urn:uuid:" + randomID(16),
 		"vp": map[string]any{
 			"@context":             []string{"https://www.w3.org/2018/credentials/v1"},

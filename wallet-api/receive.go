@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -62,11 +63,21 @@ func (s *Service) requestCredential(ctx context.Context, lo *loadedOffer, tok *v
 			CredentialIssuer: lo.md.CredentialIssuer, Type: configType(cfg), ReceivedAt: now}}
 	used := map[string]bool{}
 	for i, raw := range resp.Credentials {
-		var compact string
-		if err := json.Unmarshal(raw, &compact); err != nil {
-			return nil, resp.NotificationID, invalidCredential(fmt.Errorf("credential %d is not a string", i))
+		var vc *receivedVC
+		var err error
+		if cfg.Format == formatLDPVC {
+			vc, err = s.verifyLDP(ctx, cfg, raw)
+		} else {
+			var compact string
+			if err := json.Unmarshal(raw, &compact); err != nil {
+				return nil, resp.NotificationID, invalidCredential(fmt.Errorf("credential %d is not a string", i))
+			}
+			vc, err = s.verifyReceived(ctx, cfg, compact)
 		}
-		vc, err := s.verifyReceived(ctx, cfg, compact)
+		var se *ServiceError
+		if errors.As(err, &se) {
+			return nil, resp.NotificationID, err
+		}
 		if err != nil {
 			return nil, resp.NotificationID, invalidCredential(err)
 		}
@@ -90,9 +101,13 @@ func (s *Service) requestCredential(ctx context.Context, lo *loadedOffer, tok *v
 				return nil, "", err
 			}
 			cp.Alg, cp.PKCS8, cp.HolderDID = k.Algorithm(), der, hd.String()
+			if vc.holderDID != "" {
+				// The credential's own spelling of the key's did:jwk.
+				cp.HolderDID = vc.holderDID
+			}
 		}
 		if i == 0 {
-			rec.Claims = vc.claims
+			rec.Claims, rec.Types = vc.claims, vc.types
 			rec.Summary.Issuer, rec.Summary.IssuedAt, rec.Summary.ExpiresAt = vc.issuer, vc.issuedAt, vc.expiresAt
 			if vc.typ != "" {
 				rec.Summary.Type = vc.typ
@@ -137,6 +152,10 @@ type receivedVC struct {
 	bitstring []statusRef
 	// statusUnchecked: a status mechanism the wallet does not check.
 	statusUnchecked bool
+	// holderDID is the did:jwk an ldp_vc names as its subject; types are
+	// its types.
+	holderDID string
+	types     []string
 }
 
 // verifyReceived verifies a credential just received: the issuer's

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/medid/medid/credentials/dataintegrity"
+	"github.com/medid/medid/credentials/jsonld"
 	"github.com/medid/medid/did"
 	"github.com/medid/medid/internal/keys"
 	"github.com/medid/medid/internal/kv"
@@ -54,6 +56,11 @@ type Options struct {
 	// per client address (default 1 per second, bursts of 10).
 	ClientRate  float64
 	ClientBurst int
+	// JSONLDContexts are the JSON-LD contexts, besides those bundled with
+	// credentials/jsonld, that ldp_vc credentials may use: for medid's
+	// issuer, jsonld.HealthContext(its base URL). Contexts are never
+	// fetched; an ldp_vc naming any other is refused.
+	JSONLDContexts []jsonld.Context
 	// Consents and the access log (consent.go, accesslog.go); see
 	// ConsentOptions. Unset, their routes are not registered.
 	ConsentOptions
@@ -69,6 +76,10 @@ type Service struct {
 	vci      *vciclient.Client
 	status   *statusCache
 	issuers  *issuerMetaCache
+	// jsonld knows the contexts ldp_vc credentials may use; di verifies
+	// and makes Data Integrity proofs with them.
+	jsonld *jsonld.Loader
+	di     *dataintegrity.Suite
 	// hashSlots and backupSlots bound concurrent argon2id computations
 	// (memory) for passwords and for backups.
 	hashSlots, backupSlots chan struct{}
@@ -123,10 +134,15 @@ func New(store kv.Store, sealer *keys.Sealer, resolver *did.Resolver, httpClient
 	if err := opts.BackupParams.check(Argon2Params{Time: 1, Memory: 8, Threads: 1}); err != nil {
 		return nil, fmt.Errorf("walletapi: BackupParams: %w", err)
 	}
+	loader, err := jsonld.NewLoader(opts.JSONLDContexts...)
+	if err != nil {
+		return nil, fmt.Errorf("walletapi: JSONLDContexts: %w", err)
+	}
 	if httpClient == nil {
 		httpClient = NewHTTPClient(opts.FetchTimeout, opts.AllowHTTPLoopback)
 	}
 	s := &Service{opt: opts, store: store, sealer: sealer, resolver: resolver, http: httpClient,
+		jsonld: loader, di: dataintegrity.New(loader),
 		hashSlots: make(chan struct{}, 4), backupSlots: make(chan struct{}, 2)}
 	s.vci = &vciclient.Client{HTTP: httpClient, AllowHTTPLoopback: opts.AllowHTTPLoopback}
 	s.status = newStatusCache()

@@ -1,12 +1,12 @@
 package walletapi
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -179,26 +179,42 @@ func (s *Service) fetchList(ctx context.Context, k statusKey) *statusEntry {
 // (16 MiB of bits).
 const maxBitstringBits = 1 << 27
 
+// bitstringAccept asks for a status list credential secured as a vc+jwt
+// or, as a JSON object, with a Data Integrity proof.
+const bitstringAccept = "application/vc+jwt, application/vc+ld+json;q=0.9, application/vc;q=0.9"
+
 // fetchBitstring fetches a BitstringStatusListCredential secured as a
-// vc+jwt, verifies it (signed by the credential's issuer, valid now, the
-// credential at its own URL) and decodes its list.
+// vc+jwt or with a Data Integrity proof (a JSON object), verifies it
+// (signed by the credential's issuer, valid now, the credential at its own
+// URL) and decodes its list.
 func (s *Service) fetchBitstring(ctx context.Context, k statusKey, now time.Time) *statusEntry {
 	fail := func(err error) *statusEntry { return &statusEntry{fetched: now, err: err} }
-	b, err := s.fetch(ctx, k.uri, "application/vc+jwt", 4<<20)
+	b, err := s.fetch(ctx, k.uri, bitstringAccept, 4<<20)
 	if err != nil {
 		return fail(err)
 	}
-	v, err := jwtvc.Verify(ctx, strings.TrimSpace(string(b)), jwtvc.VerifyOptions{Now: s.opt.Now,
-		Key: func(ctx context.Context, iss, kid string, at time.Time) (crypto.PublicKey, error) {
-			return s.issuerKey(ctx, iss, kid, at)
-		}})
+	var cred map[string]any
+	var issuer string
+	if body := bytes.TrimSpace(b); len(body) > 0 && body[0] == '{' {
+		cred, _, err = s.verifyDI(ctx, body, "the status list is not checked")
+		issuer = idOf(cred["issuer"])
+	} else {
+		var v *jwtvc.Verified
+		v, err = jwtvc.Verify(ctx, string(body), jwtvc.VerifyOptions{Now: s.opt.Now,
+			Key: func(ctx context.Context, iss, kid string, at time.Time) (crypto.PublicKey, error) {
+				return s.issuerKey(ctx, iss, kid, at)
+			}})
+		if err == nil {
+			cred, issuer = v.Credential, v.Issuer
+		}
+	}
 	if err != nil {
 		return fail(fmt.Errorf("status list credential: %w", err))
 	}
-	if v.Issuer != k.issuer {
-		return fail(fmt.Errorf("status list credential issued by %s, not by the credential's issuer", v.Issuer))
+	if issuer != k.issuer {
+		return fail(fmt.Errorf("status list credential issued by %s, not by the credential's issuer", issuer))
 	}
-	if id, _ := v.Credential["id"].(string); id != "" && id != k.uri {
+	if id, _ := cred["id"].(string); id != "" && id != k.uri {
 		return fail(fmt.Errorf("status list credential %q is not the one at %s", id, k.uri))
 	}
 	var subj struct {
@@ -207,7 +223,7 @@ func (s *Service) fetchBitstring(ctx context.Context, k statusKey, now time.Time
 		EncodedList   string `json:"encodedList"`
 		TTL           int64  `json:"ttl"`
 	}
-	raw, _ := json.Marshal(v.Credential["credentialSubject"])
+	raw, _ := json.Marshal(cred["credentialSubject"])
 	if err := json.Unmarshal(raw, &subj); err != nil || subj.Type != bitstring.SubjectType {
 		return fail(errors.New("status list credential: not a BitstringStatusList"))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/medid/medid/credentials/health"
+	"github.com/medid/medid/credentials/jsonld"
 	"github.com/medid/medid/did"
 	"github.com/medid/medid/internal/keys"
 	"github.com/medid/medid/issuer"
@@ -36,6 +37,9 @@ func (a *App) openWallet(mk keys.MasterKey, opts Options) error {
 	}
 	a.Wallet, err = walletapi.New(a.Store, sealer, a.Resolver, nil, walletapi.Options{
 		Logger: a.Log, Now: opts.Now, RegistrarURL: a.Config.BaseURL, AllowHTTPLoopback: loopback,
+		// The health credentials' JSON-LD context, as this server serves
+		// it, for ldp_vc credentials from its own issuer.
+		JSONLDContexts: []jsonld.Context{jsonld.HealthContext(a.Config.BaseURL)},
 		ConsentOptions: walletapi.ConsentOptions{
 			ConsentIssuer: consentIssuer{a}, ConsentRevoker: consentRevoker{a.Status},
 			AccessLog: auditLog{a.Audit}, LedgerProofs: a.Ledger, LedgerKey: a.Ledger.VerifierKey(),

@@ -55,9 +55,36 @@ type ProofTypeInfo struct {
 	SigningAlgs []string `json:"proof_signing_alg_values_supported"`
 }
 
-// CredentialDefinition is the W3C VC types of a JWT VC configuration.
+// CredentialDefinition is the W3C VC types of a jwt_vc_json or ldp_vc
+// configuration, and for ldp_vc its JSON-LD contexts (Appendix A.1.3).
 type CredentialDefinition struct {
 	Type []string `json:"type,omitempty"`
+	// Context is @context as the issuer wrote it (a string or an array);
+	// see ContextURLs.
+	Context json.RawMessage `json:"@context,omitempty"`
+}
+
+// ContextURLs returns the context URLs of @context (a URL or an array of
+// URLs and inline contexts; inline contexts are skipped), or nil.
+func (d *CredentialDefinition) ContextURLs() []string {
+	if d == nil || len(d.Context) == 0 {
+		return nil
+	}
+	var one string
+	if json.Unmarshal(d.Context, &one) == nil {
+		return []string{one}
+	}
+	var list []any
+	if json.Unmarshal(d.Context, &list) != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range list {
+		if s, ok := c.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // CredentialMetadata is a configuration's display information.

@@ -158,7 +158,8 @@ func redact(err error) error {
 }
 
 // VPToken is a vp_token: presentations by Credential Query id. A
-// dc+sd-jwt or jwt_vc_json presentation is a JSON string.
+// dc+sd-jwt or jwt_vc_json presentation is a JSON string, an ldp_vc one a
+// JSON object.
 type VPToken map[string][]json.RawMessage
 
 // Reply is the verifier's answer to a response.
