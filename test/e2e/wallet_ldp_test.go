@@ -12,7 +12,7 @@ import (
 // PatientIdentityCredential as ldp_vc (VC 2.0 with a Data Integrity
 // proof, over the server's health context), lists it as valid with its
 // claims, matches a verifier session whose DCQL query asks for an ldp_vc
-// by type_values, presents it whole as a Data Integrity VP, and the
+// by type_values and a credentialSubject claim, presents it whole as a Data Integrity VP, and the
 // session is verified with the claims; the presentation is in the
 // wallet's history.
 func TestWalletHoldsAndPresentsLDPVC(t *testing.T) {
@@ -60,7 +60,9 @@ func TestWalletHoldsAndPresentsLDPVC(t *testing.T) {
 	query := func(typ string) map[string]any {
 		return map[string]any{"purpose": "Identify the patient", "dcql_query": map[string]any{
 			"credentials": []any{map[string]any{"id": "pid", "format": "ldp_vc",
-				"meta": map[string]any{"type_values": []any{[]any{typ}}}}}}}
+				"meta": map[string]any{"type_values": []any{[]any{typ}}},
+				// W3C claims paths start at the credential (OpenID4VP 1.0 section 7.1).
+				"claims": []any{map[string]any{"path": []any{"credentialSubject", "given_name"}, "values": []any{"Ada"}}}}}}}
 	}
 	// A query for another type matches nothing.
 	code, other := postJSON(t, srv.URL+"/verifier/sessions", srv.Admin, query("ImmunizationCredential"))

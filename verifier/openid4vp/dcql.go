@@ -59,8 +59,7 @@ func (d DCQL) Satisfied(query json.RawMessage, presented map[string][]*VerifiedP
 	for id, vps := range presented {
 		cq := q.Credential(id)
 		for _, vp := range vps {
-			c := dcql.Candidate{Format: dcql.Format(vp.Format), Claims: vp.Claims, HolderBinding: vp.HolderBinding}
-			if _, err := q.CheckPresentation(id, c); err != nil {
+			if _, err := q.CheckPresentation(id, candidate(vp)); err != nil {
 				return err
 			}
 			// CheckResponse looks at the shape and count of presentations
@@ -73,4 +72,32 @@ func (d DCQL) Satisfied(query json.RawMessage, presented map[string][]*VerifiedP
 		}
 	}
 	return q.CheckResponse(tok)
+}
+
+// candidate is vp as DCQL matches it. Claims paths of a W3C credential
+// (jwt_vc_json, ldp_vc) start at the credential (OpenID4VP 1.0 section
+// 7.1: ["credentialSubject", "given_name"]), while VerifiedPresentation
+// flattens credentialSubject into Claims; the candidate puts it back, with
+// type and issuer beside it.
+func candidate(vp *VerifiedPresentation) dcql.Candidate {
+	c := dcql.Candidate{Format: dcql.Format(vp.Format), Claims: vp.Claims, HolderBinding: vp.HolderBinding}
+	if c.Format != dcql.FormatJWTVCJSON && c.Format != dcql.FormatLDPVC {
+		return c
+	}
+	subject := make(map[string]any, len(vp.Claims))
+	w3c := map[string]any{"credentialSubject": subject}
+	for k, v := range vp.Claims {
+		switch k {
+		case "type":
+			w3c["type"] = v
+		case "cnf":
+		default:
+			subject[k] = v
+		}
+	}
+	if vp.Issuer != "" {
+		w3c["issuer"] = vp.Issuer
+	}
+	c.Claims = w3c
+	return c
 }

@@ -53,6 +53,42 @@ func TestDCQLSatisfied(t *testing.T) {
 	}
 }
 
+// W3C credentials (jwt_vc_json, ldp_vc) are matched with claims paths
+// from the credential's root, as OpenID4VP 1.0 section 7.1 says, although
+// VerifiedPresentation flattens credentialSubject.
+func TestDCQLSatisfiedW3CPaths(t *testing.T) {
+	for _, format := range []string{"jwt_vc_json", "ldp_vc"} {
+		query := func(path string, values string) json.RawMessage {
+			return json.RawMessage(`{"credentials":[{"id":"pid","format":"` + format + `",
+			  "meta":{"type_values":[["PatientIdentityCredential"]]},
+			  "claims":[{"path":` + path + values + `}]}]}`)
+		}
+		presented := map[string][]*VerifiedPresentation{"pid": {{Format: format, Issuer: "did:example:hospital", HolderBinding: true,
+			Claims: map[string]any{"type": []any{"VerifiableCredential", "PatientIdentityCredential"}, "given_name": "Ada",
+				"address": map[string]any{"locality": "London"}, "cnf": map[string]any{"jwk": map[string]any{"kty": "EC"}}}}}}
+		for _, c := range []struct {
+			path, values, wantErr string
+		}{
+			{`["credentialSubject","given_name"]`, ``, ""},
+			{`["credentialSubject","given_name"]`, `,"values":["Ada"]`, ""},
+			{`["credentialSubject","address","locality"]`, ``, ""},
+			{`["issuer"]`, `,"values":["did:example:hospital"]`, ""},
+			{`["type",null]`, `,"values":["PatientIdentityCredential"]`, ""},
+			{`["credentialSubject","given_name"]`, `,"values":["Grace"]`, "pid"},
+			{`["given_name"]`, ``, "pid"}, // not the credential's root
+			{`["credentialSubject","cnf"]`, ``, "pid"},
+		} {
+			err := DCQL{}.Satisfied(query(c.path, c.values), presented)
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Errorf("%s %s%s: %v", format, c.path, c.values, err)
+			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+				t.Errorf("%s %s%s: got %v, want an error naming %q", format, c.path, c.values, err, c.wantErr)
+			}
+		}
+	}
+}
+
 func TestDCQLTemplates(t *testing.T) {
 	d := DCQL{IssuerBaseURL: "https://issuer.example"}
 	for _, name := range []string{"patient-identity", "consent"} {

@@ -377,8 +377,7 @@ func (s *Service) verifyPE(ctx context.Context, r *record, pe *PEResponse) (map[
 		if vp.Format == "" {
 			vp.Format = string(p.Format)
 		}
-		c := dcql.Candidate{Format: dcql.Format(vp.Format), Claims: vp.Claims, HolderBinding: vp.HolderBinding}
-		if _, err := pe.query.CheckPresentation(p.QueryID, c); err != nil {
+		if _, err := pe.query.CheckPresentation(p.QueryID, candidate(vp)); err != nil {
 			if mismatch == nil {
 				mismatch = fmt.Errorf("input descriptor %s: %w", p.DescriptorID, err)
 			}
