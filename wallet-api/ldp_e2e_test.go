@@ -5,23 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
-
 	"github.com/medid/medid/credentials/jsonld"
-	"github.com/medid/medid/internal/httpx"
-	"github.com/medid/medid/internal/keys"
-	"github.com/medid/medid/internal/kv/boltkv"
 	walletapi "github.com/medid/medid/wallet-api"
 )
 
@@ -32,40 +23,10 @@ const ldpCfg = "PatientIdentityCredential_ldp_vc"
 // list.
 func startLDPWallet(t *testing.T, contexts ...jsonld.Context) (*server, *wire) {
 	t.Helper()
-	mk, _, err := keys.LoadMasterKey(testMasterKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := keys.NewSealer(mk, "wallet/account-key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hc := walletapi.NewHTTPClient(10*time.Second, true)
-	rec := &wire{next: hc.Transport}
-	hc.Transport = rec
-	store, err := boltkv.OpenWith(filepath.Join(t.TempDir(), "wallet.db"), boltkv.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	w, err := walletapi.New(store, sealer, issuerApp.App.Resolver, hc, walletapi.Options{
-		AllowHTTPLoopback: true, Logger: log, ClientRate: 1000, ClientBurst: 1000,
-		StatusTTL: time.Nanosecond, StatusMaxStale: time.Nanosecond, JSONLDContexts: contexts,
-		PasswordParams: walletapi.Argon2Params{Time: 1, Memory: 64, Threads: 1},
-		BackupParams:   walletapi.Argon2Params{Time: 1, Memory: 64, Threads: 1},
+	return startPresenterWith(t, func(o *walletapi.Options) {
+		o.JSONLDContexts = contexts
+		o.StatusTTL, o.StatusMaxStale = time.Nanosecond, time.Nanosecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = httpx.ErrorHandler(log)
-	e.Use(middleware.RequestID(), middleware.Recover(), middleware.BodyLimit("1M"))
-	w.Register(e.Group(""))
-	hs := httptest.NewServer(e)
-	t.Cleanup(hs.Close)
-	return &server{URL: hs.URL, Issuer: issuerApp.URL, Admin: issuerApp.Admin, Wallet: w, Echo: e}, rec
 }
 
 // ldpQuery is a verifier session body asking for an ldp_vc by type.

@@ -68,6 +68,13 @@ func (w *wire) all() []posted {
 // default).
 func startPresenter(t *testing.T) (*server, *wire) {
 	t.Helper()
+	return startPresenterWith(t, nil)
+}
+
+// startPresenterWith is startPresenter with the wallet's options changed
+// by opt.
+func startPresenterWith(t *testing.T, opt func(*walletapi.Options)) (*server, *wire) {
+	t.Helper()
 	mk, _, err := keys.LoadMasterKey(testMasterKey, "")
 	if err != nil {
 		t.Fatal(err)
@@ -85,11 +92,15 @@ func startPresenter(t *testing.T) (*server, *wire) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	w, err := walletapi.New(store, sealer, issuerApp.App.Resolver, hc, walletapi.Options{
+	opts := walletapi.Options{
 		AllowHTTPLoopback: true, Logger: log, ClientRate: 1000, ClientBurst: 1000,
 		PasswordParams: walletapi.Argon2Params{Time: 1, Memory: 64, Threads: 1},
 		BackupParams:   walletapi.Argon2Params{Time: 1, Memory: 64, Threads: 1},
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	w, err := walletapi.New(store, sealer, issuerApp.App.Resolver, hc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
