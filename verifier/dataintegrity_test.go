@@ -114,7 +114,14 @@ func TestDataIntegrity(t *testing.T) {
 		t.Fatalf("%s %d", vp.Holder(), len(vp.Credentials()))
 	}
 	_, err = w.v.VerifyPresentation(ctx, "", sign("stale-challenge", audience), nonce, audience)
-	verificationError(t, err, verifier.CheckHolderBinding, "challenge")
+	ve := verificationError(t, err, verifier.CheckHolderBinding, "challenge")
+	// The proof's signature was not checked, so it is not reported as
+	// passed.
+	for _, c := range ve.Checks {
+		if c.Name == verifier.CheckSignature && (c.OK || !c.Skipped) {
+			t.Fatalf("signature reported %+v on a wrong challenge, want not checked", c)
+		}
+	}
 	_, err = w.v.VerifyPresentation(ctx, "", sign(nonce, "https://evil.example"), nonce, audience)
 	verificationError(t, err, verifier.CheckHolderBinding, "domain")
 
