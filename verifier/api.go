@@ -32,7 +32,7 @@ func (v *Verifier) VerifyCredential(ctx context.Context, raw json.RawMessage) (*
 	if in.doc != nil && v.opt.DataIntegrity == nil {
 		return nil, fmt.Errorf("%w: Data Integrity proofs are not verified by this server (not configured)", ErrUnsupported)
 	}
-	cl := &checklist{target: "credential"}
+	cl := newChecklist("credential")
 	var vc *Verified
 	switch {
 	case in.doc != nil:
@@ -88,9 +88,10 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, format string, raw js
 	case in.media == "dc+sd-jwt" || strings.Contains(in.compact, "~"):
 		kind = FormatSDJWTVC
 	}
-	want := map[string]Format{"": kind, "dc+sd-jwt": FormatSDJWTVC, "jwt_vc_json": FormatJWTVCJSON, "jwt_vp_json": FormatJWTVCJSON,
-		"jwt_vp": FormatJWTVCJSON, "ldp_vc": FormatLDPVC, "ldp_vp": FormatLDPVC}
-	f, known := want[format]
+	f, known := presentationFormats[format]
+	if format == "" {
+		f = kind
+	}
 	switch {
 	case !known:
 		return nil, fmt.Errorf("%w: presentation format %.40q", ErrUnsupported, format)
@@ -103,7 +104,7 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, format string, raw js
 	case FormatJWTVCJSON:
 		return v.verifyJWTVP(ctx, in.compact, b)
 	}
-	cl := &checklist{target: "presentation"}
+	cl := newChecklist("presentation")
 	vc := v.verifySDJWT(ctx, in.compact, &b, cl)
 	if cl.failed || vc == nil {
 		cl.skipRest(credentialChecks)
@@ -113,6 +114,11 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, format string, raw js
 	return &VerifiedPresentation{format: FormatSDJWTVC, holderKey: vc.holder, nonce: nonce, audience: audience,
 		credentials: []*Verified{vc}, checks: cl.checks}, nil
 }
+
+// presentationFormats maps the format identifiers VerifyPresentation takes
+// ("" recognises the format) to the kind of presentation they name.
+var presentationFormats = map[string]Format{"": "", "dc+sd-jwt": FormatSDJWTVC, "jwt_vc_json": FormatJWTVCJSON, "jwt_vp_json": FormatJWTVCJSON,
+	"jwt_vp": FormatJWTVCJSON, "ldp_vc": FormatLDPVC, "ldp_vp": FormatLDPVC}
 
 // presented verifies the credentials of a presentation by holder (a DID)
 // with key holderKey, each of which must be bound to the holder: its

@@ -101,3 +101,21 @@ func FuzzDataURL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainString: plainString reads a JSON string as encoding/json does,
+// or leaves it to encoding/json.
+func FuzzPlainString(f *testing.F) {
+	for _, s := range []string{`"a.b.c~d~"`, `"a\"b"`, `"a\\b"`, `"\u0041"`, "\"a\x01\"", "\"\xff\"", `"é"`, `""`, `"`, `"a"b"`, `a"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, ok := plainString(raw)
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(raw, &want); err != nil || s != want {
+			t.Fatalf("%q: plainString gives %q, encoding/json %q, %v", raw, s, want, err)
+		}
+	})
+}

@@ -251,6 +251,7 @@ type sdOpts struct {
 	expires  time.Time
 	noStatus bool
 	typ      string
+	iat      time.Time // zero: t0
 }
 
 // issueSD issues a patient identity SD-JWT VC bound to the holder, with a
@@ -270,9 +271,12 @@ func (w *world) issueSD(o sdOpts) (string, int) {
 	if o.expires.IsZero() {
 		o.expires = t0.Add(365 * 24 * time.Hour)
 	}
+	if o.iat.IsZero() {
+		o.iat = t0
+	}
 	w.nextIdx++
 	idx := w.nextIdx
-	vc := sdjwt.VCClaims{VCT: o.vct, Issuer: iss.did, IssuedAt: t0, Expires: o.expires, Holder: w.holder.key.Public(), Claims: o.claims}
+	vc := sdjwt.VCClaims{VCT: o.vct, Issuer: iss.did, IssuedAt: o.iat, Expires: o.expires, Holder: w.holder.key.Public(), Claims: o.claims}
 	if !o.noStatus {
 		vc.Status = &sdjwt.StatusListRef{Index: idx, URI: w.status.URL + "/token"}
 	}
@@ -281,7 +285,7 @@ func (w *world) issueSD(o sdOpts) (string, int) {
 	if o.typ != "" {
 		// sdjwt.IssueVC insists on dc+sd-jwt; build the same claims by
 		// hand for a credential that carries another typ.
-		claims := map[string]any{"vct": o.vct, "iss": iss.did, "iat": t0.Unix(), "exp": o.expires.Unix()}
+		claims := map[string]any{"vct": o.vct, "iss": iss.did, "iat": o.iat.Unix(), "exp": o.expires.Unix()}
 		for k, v := range o.claims {
 			claims[k] = v
 		}

@@ -39,9 +39,11 @@ func parseInput(raw json.RawMessage, presentation bool) (input, error) {
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return input{}, fmt.Errorf("%w: not a JSON string", ErrMalformed)
+		s, ok := plainString(raw)
+		if !ok {
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return input{}, fmt.Errorf("%w: not a JSON string", ErrMalformed)
+			}
 		}
 		return compactInput(s, "")
 	case '{':
@@ -78,6 +80,31 @@ func parseInput(raw json.RawMessage, presentation bool) (input, error) {
 	}
 	return compactInput(payload, media)
 }
+
+// plainString returns the value of a JSON string without escapes, control
+// characters or non-ASCII bytes (every compact token), with ok false for any
+// other input, which encoding/json then decodes or refuses.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if !plainByte[c] {
+			return "", false
+		}
+	}
+	return string(body), true
+}
+
+// plainByte tells the bytes plainString takes: printable ASCII but '"' and
+// '\\'.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func compactInput(s, media string) (input, error) {
 	if len(s) > MaxTokenSize {

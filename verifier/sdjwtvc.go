@@ -3,10 +3,7 @@ package verifier
 import (
 	"context"
 	"crypto"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/medid/medid/credentials/sdjwt"
@@ -22,40 +19,17 @@ type binding struct {
 // rather than its subject; they are not part of Verified.Claims.
 var sdjwtEnvelope = []string{"iss", "iat", "nbf", "exp", "cnf", "vct", "vct#integrity", "status", "sub", "jti"}
 
-// issuedAtHint reads the iat of an SD-JWT's Issuer-signed JWT without
-// verifying it: only to pick the issuer's key as of issuance, before the
-// signature is checked with that key.
-func issuedAtHint(token string) time.Time {
-	jwt, _, _ := strings.Cut(token, "~")
-	_, rest, ok := strings.Cut(jwt, ".")
-	if !ok {
-		return time.Time{}
-	}
-	payload, _, ok := strings.Cut(rest, ".")
-	if !ok {
-		return time.Time{}
-	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return time.Time{}
-	}
-	var c struct {
-		Iat json.Number `json:"iat"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return time.Time{}
-	}
-	t, _ := numericDate(c.Iat)
-	return t
-}
-
 // verifySDJWT verifies an SD-JWT VC. With kb set it must be presented with
 // a Key Binding JWT for kb's nonce and audience.
 func (v *Verifier) verifySDJWT(ctx context.Context, token string, kb *binding, cl *checklist) *Verified {
-	at := issuedAtHint(token)
 	opts := sdjwt.VerifyOptions{
-		IssuerKey: func(ctx context.Context, iss string, h sdjwt.Header) (crypto.PublicKey, error) {
-			return v.key(ctx, iss, h.Kid, did.AssertionMethod, at)
+		// iat, not verified yet, only picks the issuer's key as of
+		// issuance; the signature is then checked with that key.
+		IssuerKeyAt: func(ctx context.Context, iss string, iat time.Time, h sdjwt.Header) (crypto.PublicKey, error) {
+			if iat.Unix() > maxNumericDate {
+				iat = time.Time{}
+			}
+			return v.key(ctx, iss, h.Kid, did.AssertionMethod, iat.Truncate(time.Second))
 		},
 		ExpectedTyp: sdjwt.TypVC,
 		Now:         v.opt.Now,
@@ -95,10 +69,8 @@ func (v *Verifier) verifySDJWT(ctx context.Context, token string, kb *binding, c
 	if st, ok := sv.Claims["status"]; ok {
 		refs, refErr = tokenStatusRef(st)
 	}
-	vc.claims = make(map[string]any, len(sv.Claims))
-	for k, c := range sv.Claims {
-		vc.claims[k] = c
-	}
+	// sv.Claims is this call's own map.
+	vc.claims = sv.Claims
 	for _, k := range sdjwtEnvelope {
 		delete(vc.claims, k)
 	}

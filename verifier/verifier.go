@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -108,6 +109,19 @@ type Verifier struct {
 	opt    Options
 	status *statuscheck.Checker
 	keys   *lru.Cache[keyID, cachedKey]
+	// historyless holds the names of the DID methods that refused a
+	// versionTime: their keys are looked up in the current document.
+	historyless sync.Map
+}
+
+// methodOf returns the method name of a DID, or "".
+func methodOf(d string) string {
+	rest, ok := strings.CutPrefix(d, "did:")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, ":")
+	return name
 }
 
 type keyID struct {
@@ -161,14 +175,15 @@ func (v *Verifier) now() time.Time { return v.opt.Now() }
 // at (zero: the current document). kid may be absolute, a "#fragment", or
 // empty when the document authorises exactly one method for rel.
 func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time.Time) (crypto.PublicKey, error) {
-	d, err := did.Parse(controller)
-	if err != nil {
-		return nil, fmt.Errorf("%.100q is not a DID", controller)
+	if !at.IsZero() {
+		if _, ok := v.historyless.Load(methodOf(controller)); ok {
+			at = time.Time{} // the current document is all there is
+		}
 	}
 	if strings.HasPrefix(kid, "#") {
 		kid = controller + kid
 	}
-	if kid != "" && !strings.HasPrefix(kid, controller+"#") {
+	if kid != "" && (!strings.HasPrefix(kid, controller) || !strings.HasPrefix(kid[len(controller):], "#")) {
 		return nil, errors.New("the key id is not a verification method of the signer's DID")
 	}
 	id := keyID{controller: controller, kid: kid, rel: rel}
@@ -177,9 +192,14 @@ func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time
 	}
 	now := v.now()
 	if v.opt.KeyCacheTTL > 0 {
+		// Only a key of a controller that parsed is cached.
 		if c, ok := v.keys.Get(id); ok && now.Before(c.expires) {
 			return c.pub, nil
 		}
+	}
+	d, err := did.Parse(controller)
+	if err != nil {
+		return nil, fmt.Errorf("%.100q is not a DID", controller)
 	}
 	opts := did.ResolutionOptions{}
 	if !at.IsZero() {
@@ -188,7 +208,9 @@ func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time
 	res, err := v.opt.Resolver.ResolveDID(ctx, d, opts)
 	if errors.Is(err, did.ErrInvalidOptions) && !at.IsZero() {
 		// The method keeps no history (did:web): the current document
-		// is all there is.
+		// is all there is, for this DID and the method's others.
+		v.historyless.Store(d.Method(), true)
+		id.at = 0
 		res, err = v.opt.Resolver.ResolveDID(ctx, d, did.ResolutionOptions{})
 	}
 	if err != nil {
@@ -232,6 +254,10 @@ type checklist struct {
 	target string
 	checks []Check
 	failed bool
+}
+
+func newChecklist(target string) *checklist {
+	return &checklist{target: target, checks: make([]Check, 0, len(credentialChecks))}
 }
 
 func (c *checklist) pass(name CheckName, reason string) {
@@ -282,6 +308,10 @@ func validityReason(from, until time.Time) string {
 	return "valid from " + fmtTime(from) + " until " + fmtTime(until)
 }
 
+// maxNumericDate is the last second of year 9999, the latest NumericDate
+// the verifier reads.
+const maxNumericDate = 253402300799
+
 // numericDate reads a JWT NumericDate decoded as json.Number or float64.
 func numericDate(v any) (time.Time, bool) {
 	var f float64
@@ -296,7 +326,7 @@ func numericDate(v any) (time.Time, bool) {
 	default:
 		return time.Time{}, false
 	}
-	if f < 0 || f > 253402300799 {
+	if f < 0 || f > maxNumericDate {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(f), 0).UTC(), true

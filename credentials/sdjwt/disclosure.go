@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"unicode/utf8"
+
+	"github.com/medid/medid/internal/jsonx"
 )
 
 // SHA256 is the only _sd_alg this package creates and accepts; an SD-JWT
@@ -130,10 +133,21 @@ func encodeDisclosure(sc *scratch, salt, name string, hasName bool, value any, r
 // array [salt, name, value] or [salt, value]. The salt and the name must be
 // strings, and the name may not be "_sd" or "...".
 func DecodeDisclosure(encoded string) (Disclosure, error) {
-	raw, err := b64.DecodeString(encoded)
+	buf, err := segment(encoded)
 	if err != nil {
 		return Disclosure{}, fail(ErrDisclosure, "not base64url: %v", err)
 	}
+	defer putBuf(buf) // what is decoded from it is copied
+	raw := *buf
+	if salt, name, hasName, value, ok := plainDisclosure(raw); ok {
+		return Disclosure{salt: salt, name: name, hasName: hasName, value: value, encoded: encoded, digest: Digest(encoded)}, nil
+	}
+	return decodeDisclosureJSON(encoded, raw)
+}
+
+// decodeDisclosureJSON is DecodeDisclosure for raw, the decoded JSON of any
+// form.
+func decodeDisclosureJSON(encoded string, raw []byte) (Disclosure, error) {
 	v, err := decodeJSON(raw)
 	if err != nil {
 		return Disclosure{}, fail(ErrDisclosure, "%v", err)
@@ -160,11 +174,83 @@ func DecodeDisclosure(encoded string) (Disclosure, error) {
 	return d, nil
 }
 
+// plainDisclosure reads the common form of a Disclosure's JSON array
+// directly: a salt and a claim name without escapes, control characters or
+// invalid UTF-8, then the value (decoded as decodeJSON does). ok is false
+// for anything else, which DecodeDisclosure then decodes in full, for its
+// checks and its error.
+func plainDisclosure(raw []byte) (salt, name string, hasName bool, value any, ok bool) {
+	text := string(raw) // salt and name are slices of it
+	i := skipSpace(text, 0)
+	if i == len(text) || text[i] != '[' {
+		return "", "", false, nil, false
+	}
+	end := len(text)
+	for end > i && isSpace(text[end-1]) {
+		end--
+	}
+	if end == i || text[end-1] != ']' {
+		return "", "", false, nil, false
+	}
+	end--
+	salt, i, ok = plainString(text, skipSpace(text, i+1))
+	if !ok {
+		return "", "", false, nil, false
+	}
+	if i = skipSpace(text, i); i == end || text[i] != ',' {
+		return "", "", false, nil, false
+	}
+	i = skipSpace(text, i+1)
+	if n, j, isString := plainString(text, i); isString {
+		if j = skipSpace(text, j); j < end && text[j] == ',' {
+			if checkName(n) != nil {
+				return "", "", false, nil, false
+			}
+			name, hasName, i = n, true, j+1
+		}
+	}
+	v, err := jsonx.Decode(raw[i:end], maxDepth-1)
+	if err != nil {
+		return "", "", false, nil, false
+	}
+	return salt, name, hasName, v, true
+}
+
+// plainString reads the JSON string at text[i:] if it has no escapes,
+// control characters or invalid UTF-8, returning it and the index after
+// it.
+func plainString(text string, i int) (string, int, bool) {
+	if i >= len(text) || text[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(text); j++ {
+		switch c := text[j]; {
+		case c == '"':
+			s := text[i+1 : j]
+			return s, j + 1, utf8.ValidString(s)
+		case c == '\\' || c < 0x20:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// skipSpace returns the index of the first non-whitespace byte of text at
+// or after i.
+func skipSpace(text string, i int) int {
+	for i < len(text) && isSpace(text[i]) {
+		i++
+	}
+	return i
+}
+
 // Digest returns base64url(SHA-256(encoded)), the digest of an encoded
 // Disclosure (RFC 9901 section 4.2.3). The hash is over the ASCII string
 // itself, not over the decoded JSON.
 func Digest(encoded string) string {
-	sum := sha256.Sum256([]byte(encoded))
+	sum := sum256(encoded)
 	return b64.EncodeToString(sum[:])
 }
 

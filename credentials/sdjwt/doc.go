@@ -13,10 +13,11 @@
 //     was disclosed and verified (Verify). There is no way to skip a check.
 //
 // Only the compact serialization, SHA-256 digests (_sd_alg "sha-256") and the
-// signature algorithms ES256 and EdDSA are supported. JWS work is done with
-// lestrrat-go/jwx; the package performs no I/O of its own: the Verifier
-// supplies the issuer key through VerifyOptions.IssuerKey and the clock
-// through VerifyOptions.Now.
+// signature algorithms ES256 and EdDSA are supported. Compact JWS are made
+// and checked with crypto/ecdsa and crypto/ed25519 directly. The package
+// performs no I/O of its own: the Verifier supplies the issuer key through
+// VerifyOptions.IssuerKey (or IssuerKeyAt, which also gets the iat) and the
+// clock through VerifyOptions.Now.
 //
 // Errors from Verify wrap the sentinels below (ErrSignature, ErrExpired,
 // ErrDisclosure, ErrKeyBinding, …), so a caller can report which check

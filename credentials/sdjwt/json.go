@@ -293,8 +293,3 @@ func numericDate(v any) (time.Time, error) {
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
 }
-
-// segment base64url-decodes one part of a compact JWS.
-func segment(s string) ([]byte, error) {
-	return b64.DecodeString(s)
-}

@@ -48,18 +48,61 @@ type placed struct {
 type processor struct {
 	set    *disclosureSet
 	placed []*placed // by index in set.list; nil while unused
-	seen   map[string]struct{}
-	path   []any // where walk is, in the processed claims
-	orig   []any // where walk is, in the issued structure
+	slots  []placed  // backing store of placed
+	seen   seenSet
+	path   []step // where walk is
+
+	seenBuf [16]string
+	pathBuf [8]step
+}
+
+// step is one element of a claim path, in the processed claims (name or
+// el) and in the issued structure (name or orig).
+type step struct {
+	name    string
+	el      int
+	orig    int
+	isIndex bool
+}
+
+// seenSet is a set of digests: a list while it is small, then a map.
+type seenSet struct {
+	list []string
+	m    map[string]struct{}
+}
+
+// add adds digest, reporting false if it was there already.
+func (s *seenSet) add(digest string) bool {
+	if s.m == nil {
+		if slices.Contains(s.list, digest) {
+			return false
+		}
+		if len(s.list) < 32 {
+			s.list = append(s.list, digest)
+			return true
+		}
+		s.m = make(map[string]struct{}, 2*len(s.list))
+		for _, d := range s.list {
+			s.m[d] = struct{}{}
+		}
+	}
+	if _, dup := s.m[digest]; dup {
+		return false
+	}
+	s.m[digest] = struct{}{}
+	return true
 }
 
 // process returns payload with every digest that has a Disclosure replaced
 // by the claim, every other digest and _sd_alg removed. It fails if a digest
 // appears twice, a Disclosure does not fit where its digest is, would
-// overwrite a claim, or is not referenced at all.
+// overwrite a claim, or is not referenced at all. Parts of payload and of
+// the Disclosures' values that hold no digest are shared with the result,
+// not copied; neither is modified.
 func process(payload map[string]any, set *disclosureSet) (map[string]any, []*placed, error) {
-	p := &processor{set: set, placed: make([]*placed, len(set.list)), seen: map[string]struct{}{}}
-	out, err := p.walk(payload, -1, 0)
+	p := &processor{set: set, placed: make([]*placed, len(set.list)), slots: make([]placed, len(set.list))}
+	p.seen.list, p.path = p.seenBuf[:0], p.pathBuf[:0]
+	out, _, err := p.walk(payload, -1, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -72,22 +115,27 @@ func process(payload map[string]any, set *disclosureSet) (map[string]any, []*pla
 }
 
 func (p *processor) see(digest string) error {
-	if _, dup := p.seen[digest]; dup {
+	if !p.seen.add(digest) {
 		return fail(ErrDisclosure, "digest %s appears more than once", digest)
 	}
-	p.seen[digest] = struct{}{}
 	return nil
 }
 
-// walk processes v, found at p.path (p.orig in the issued structure).
-func (p *processor) walk(v any, parent, depth int) (any, error) {
+// walk processes v, found at p.path. It returns v itself, and changed
+// false, when nothing in it changes.
+func (p *processor) walk(v any, parent, depth int) (out any, changed bool, err error) {
 	if depth > maxProcessDepth {
-		return nil, fail(ErrMalformed, "claims nested deeper than %d", maxProcessDepth)
+		return nil, false, fail(ErrMalformed, "claims nested deeper than %d", maxProcessDepth)
 	}
 	switch t := v.(type) {
 	case map[string]any:
-		out := make(map[string]any, len(t))
-		names := make([]string, 0, len(t))
+		sd, hasSD := t[sdKey]
+		var out map[string]any // made at the first change
+		if _, alg := t[sdAlgClaim]; hasSD || (depth == 0 && alg) {
+			out = make(map[string]any, len(t))
+		}
+		var buf [16]string
+		names := buf[:0]
 		for k := range t {
 			if k == sdKey || (depth == 0 && k == sdAlgClaim) {
 				continue
@@ -95,30 +143,40 @@ func (p *processor) walk(v any, parent, depth int) (any, error) {
 			names = append(names, k)
 		}
 		slices.Sort(names)
-		for _, k := range names {
-			p.push(k, k)
-			cv, err := p.walk(t[k], parent, depth+1)
+		for j, k := range names {
+			p.push(step{name: k})
+			cv, changed, err := p.walk(t[k], parent, depth+1)
 			p.pop()
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
-			out[k] = cv
+			if out == nil && changed {
+				out = make(map[string]any, len(t))
+				for _, k := range names[:j] {
+					out[k] = t[k]
+				}
+			}
+			if out != nil {
+				out[k] = cv
+			}
 		}
-		sd, ok := t[sdKey]
-		if !ok {
-			return out, nil
+		if !hasSD {
+			if out == nil {
+				return t, false, nil
+			}
+			return out, true, nil
 		}
 		digests, ok := sd.([]any)
 		if !ok {
-			return nil, fail(ErrMalformed, "_sd at %v is not an array", p.path)
+			return nil, false, fail(ErrMalformed, "_sd at %v is not an array", p.pathValue())
 		}
 		for _, dv := range digests {
 			dg, ok := dv.(string)
 			if !ok {
-				return nil, fail(ErrMalformed, "_sd at %v holds a non-string", p.path)
+				return nil, false, fail(ErrMalformed, "_sd at %v holds a non-string", p.pathValue())
 			}
 			if err := p.see(dg); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			i, ok := p.set.byDigest[dg]
 			if !ok {
@@ -126,32 +184,36 @@ func (p *processor) walk(v any, parent, depth int) (any, error) {
 			}
 			d := p.set.list[i]
 			if !d.hasName {
-				return nil, fail(ErrDisclosure, "array element disclosure %s is referenced from an _sd array at %v", dg, p.path)
+				return nil, false, fail(ErrDisclosure, "array element disclosure %s is referenced from an _sd array at %v", dg, p.pathValue())
 			}
 			if _, exists := out[d.name]; exists {
-				return nil, fail(ErrDisclosure, "disclosure %s would overwrite claim %q at %v", dg, d.name, p.path)
+				return nil, false, fail(ErrDisclosure, "disclosure %s would overwrite claim %q at %v", dg, d.name, p.pathValue())
 			}
-			p.push(d.name, d.name)
+			p.push(step{name: d.name})
 			p.place(i, parent)
-			cv, err := p.walk(d.value, i, depth+1)
+			cv, _, err := p.walk(d.value, i, depth+1)
 			p.pop()
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			out[d.name] = cv
 		}
-		return out, nil
+		return out, true, nil
 	case []any:
-		out := make([]any, 0, len(t))
+		var out []any // made at the first change
 		for j, e := range t {
 			if m, ok := e.(map[string]any); ok && len(m) == 1 {
 				if dv, ok := m[ellipsis]; ok {
+					if out == nil {
+						out = make([]any, j, len(t))
+						copy(out, t[:j])
+					}
 					dg, ok := dv.(string)
 					if !ok {
-						return nil, fail(ErrMalformed, `"..." in the array at %v is not a string`, p.path)
+						return nil, false, fail(ErrMalformed, `"..." in the array at %v is not a string`, p.pathValue())
 					}
 					if err := p.see(dg); err != nil {
-						return nil, err
+						return nil, false, err
 					}
 					i, ok := p.set.byDigest[dg]
 					if !ok {
@@ -159,43 +221,75 @@ func (p *processor) walk(v any, parent, depth int) (any, error) {
 					}
 					d := p.set.list[i]
 					if d.hasName {
-						return nil, fail(ErrDisclosure, "object member disclosure %s is referenced as an array element at %v", dg, p.path)
+						return nil, false, fail(ErrDisclosure, "object member disclosure %s is referenced as an array element at %v", dg, p.pathValue())
 					}
-					p.push(len(out), j)
+					p.push(step{el: len(out), orig: j, isIndex: true})
 					p.place(i, parent)
-					cv, err := p.walk(d.value, i, depth+1)
+					cv, _, err := p.walk(d.value, i, depth+1)
 					p.pop()
 					if err != nil {
-						return nil, err
+						return nil, false, err
 					}
 					out = append(out, cv)
 					continue
 				}
 			}
-			p.push(len(out), j)
-			cv, err := p.walk(e, parent, depth+1)
+			el := j
+			if out != nil {
+				el = len(out)
+			}
+			p.push(step{el: el, orig: j, isIndex: true})
+			cv, changed, err := p.walk(e, parent, depth+1)
 			p.pop()
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
-			out = append(out, cv)
+			if out == nil && changed {
+				out = make([]any, j, len(t))
+				copy(out, t[:j])
+			}
+			if out != nil {
+				out = append(out, cv)
+			}
 		}
-		return out, nil
+		if out == nil {
+			return t, false, nil
+		}
+		return out, true, nil
 	}
-	return v, nil
+	return v, false, nil
 }
 
-func (p *processor) push(el, orig any) {
-	p.path = append(p.path, el)
-	p.orig = append(p.orig, orig)
-}
+func (p *processor) push(s step) { p.path = append(p.path, s) }
 
-func (p *processor) pop() {
-	p.path = p.path[:len(p.path)-1]
-	p.orig = p.orig[:len(p.orig)-1]
+func (p *processor) pop() { p.path = p.path[:len(p.path)-1] }
+
+// pathValue returns the current path in the processed claims, for a
+// message.
+func (p *processor) pathValue() []any {
+	out := make([]any, len(p.path))
+	for i, s := range p.path {
+		if s.isIndex {
+			out[i] = s.el
+		} else {
+			out[i] = s.name
+		}
+	}
+	return out
 }
 
 // place records that Disclosure i sits at the current path.
 func (p *processor) place(i, parent int) {
-	p.placed[i] = &placed{path: slices.Clone(p.path), orig: slices.Clone(p.orig), parent: parent}
+	both := make([]any, 2*len(p.path))
+	path, orig := both[:len(p.path):len(p.path)], both[len(p.path):]
+	for j, s := range p.path {
+		if s.isIndex {
+			path[j], orig[j] = s.el, s.orig
+		} else {
+			path[j] = s.name
+			orig[j] = path[j]
+		}
+	}
+	p.slots[i] = placed{path: path, orig: orig, parent: parent}
+	p.placed[i] = &p.slots[i]
 }

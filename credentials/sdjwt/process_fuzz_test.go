@@ -1,6 +1,7 @@
 package sdjwt
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -29,7 +30,11 @@ func FuzzProcess(f *testing.F) {
 		if err != nil {
 			return
 		}
+		before, _ := decodeObject([]byte(payload))
 		out, placed, err := process(pm, set)
+		if !reflect.DeepEqual(pm, before) {
+			t.Fatal("process changed the payload")
+		}
 		if err != nil {
 			return
 		}

@@ -1,9 +1,12 @@
 package sdjwt
 
 import (
+	"bytes"
 	"context"
 	"crypto"
-	"crypto/sha256"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/subtle"
 	"errors"
 	"strings"
@@ -25,10 +28,17 @@ const (
 // yet when it is called: it must only use them to look the key up.
 type IssuerKeyFunc func(ctx context.Context, iss string, h Header) (crypto.PublicKey, error)
 
+// IssuerKeyAtFunc is an IssuerKeyFunc that is also given the Issuer-signed
+// JWT's iat (zero if absent or not a NumericDate), not verified yet either:
+// to pick the key that was the issuer's at issuance.
+type IssuerKeyAtFunc func(ctx context.Context, iss string, iat time.Time, h Header) (crypto.PublicKey, error)
+
 // VerifyOptions configure Verify.
 type VerifyOptions struct {
-	// IssuerKey resolves the issuer's key. Required.
+	// IssuerKey resolves the issuer's key. It or IssuerKeyAt is required.
 	IssuerKey IssuerKeyFunc
+	// IssuerKeyAt, if set, resolves the issuer's key instead of IssuerKey.
+	IssuerKeyAt IssuerKeyAtFunc
 	// ExpectedTyp is the typ the Issuer-signed JWT must carry, e.g. TypVC,
 	// compared as RFC 7515 section 4.1.9 says (case-insensitively, with an
 	// optional "application/" prefix). Required.
@@ -81,8 +91,8 @@ type Verified struct {
 // Every error about the presentation wraps one of the package's sentinels;
 // incomplete opts give a plain error.
 func Verify(ctx context.Context, presentation string, opts VerifyOptions) (*Verified, error) {
-	if opts.IssuerKey == nil || opts.ExpectedTyp == "" {
-		return nil, errors.New("sdjwt: VerifyOptions needs IssuerKey and ExpectedTyp")
+	if (opts.IssuerKey == nil && opts.IssuerKeyAt == nil) || opts.ExpectedTyp == "" {
+		return nil, errors.New("sdjwt: VerifyOptions needs IssuerKey (or IssuerKeyAt) and ExpectedTyp")
 	}
 	if opts.RequireKeyBinding && (opts.Nonce == "" || opts.Audience == "") {
 		return nil, errors.New("sdjwt: RequireKeyBinding needs Nonce and Audience")
@@ -125,7 +135,13 @@ func Verify(ctx context.Context, presentation string, opts VerifyOptions) (*Veri
 			return nil, fail(ErrMalformed, "iss is not a string")
 		}
 	}
-	pub, err := opts.IssuerKey(ctx, iss, jwt.header)
+	var pub crypto.PublicKey
+	if opts.IssuerKeyAt != nil {
+		iat, _ := numericDate(jwt.payload["iat"])
+		pub, err = opts.IssuerKeyAt(ctx, iss, iat, jwt.header)
+	} else {
+		pub, err = opts.IssuerKey(ctx, iss, jwt.header)
+	}
 	if err != nil {
 		return nil, failWrap(ErrSignature, err, "no key for issuer %q", iss)
 	}
@@ -223,6 +239,9 @@ func holderKey(payload map[string]any) (crypto.PublicKey, error) {
 	if !ok {
 		return nil, errors.New("cnf has no jwk object")
 	}
+	if pub, ok := plainJWK(j); ok {
+		return pub, nil
+	}
 	raw, err := marshal(j)
 	if err != nil {
 		return nil, err
@@ -232,6 +251,66 @@ func holderKey(payload map[string]any) (crypto.PublicKey, error) {
 		return nil, err
 	}
 	return pub, nil
+}
+
+// plainJWK reads the common form of a public JWK directly: only string
+// members among kty, crv, x, y, alg, use and kid, of a P-256 or Ed25519 key
+// that keys.PublicKeyFromJWK accepts. ok is false for anything else, which
+// goes through keys.PublicKeyFromJWK for its checks and its error.
+func plainJWK(j map[string]any) (pub crypto.PublicKey, ok bool) {
+	var kty, crv, x, y, alg, use string
+	var hasY bool
+	for name, v := range j {
+		s, isString := v.(string)
+		if !isString || len(s) > 512 {
+			return nil, false
+		}
+		switch name {
+		case "kty":
+			kty = s
+		case "crv":
+			crv = s
+		case "x":
+			x = s
+		case "y":
+			y, hasY = s, true
+		case "alg":
+			alg = s
+		case "use":
+			use = s
+		case "kid":
+		default:
+			return nil, false
+		}
+	}
+	if use != "" && use != "sig" {
+		return nil, false
+	}
+	var buf [1 + 2*32]byte
+	if b64.DecodedLen(len(x)) != 32 {
+		return nil, false
+	}
+	if n, err := b64.Decode(buf[1:33], []byte(x)); err != nil || n != 32 {
+		return nil, false
+	}
+	switch {
+	case kty == "EC" && crv == "P-256" && (alg == "" || alg == string(keys.ES256)):
+		if b64.DecodedLen(len(y)) != 32 {
+			return nil, false
+		}
+		if n, err := b64.Decode(buf[33:], []byte(y)); err != nil || n != 32 {
+			return nil, false
+		}
+		buf[0] = 4
+		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), buf[:])
+		if err != nil {
+			return nil, false
+		}
+		return k, true
+	case kty == "OKP" && crv == "Ed25519" && !hasY && (alg == "" || alg == string(keys.EdDSA)):
+		return ed25519.PublicKey(bytes.Clone(buf[1:33])), true
+	}
+	return nil, false
 }
 
 // checkKeyBinding checks the Key Binding JWT kb of the presented sdjwt
@@ -251,8 +330,10 @@ func checkKeyBinding(kb, sdjwt string, holder crypto.PublicKey, now time.Time, o
 		return asKB(err)
 	}
 	got, ok := jwt.payload["sd_hash"].(string)
-	sum := sha256.Sum256([]byte(sdjwt))
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(b64.EncodeToString(sum[:]))) != 1 {
+	sum := sum256(sdjwt)
+	var want [43]byte // base64url of 32 bytes
+	b64.Encode(want[:], sum[:])
+	if !ok || subtle.ConstantTimeCompare([]byte(got), want[:]) != 1 {
 		return kbFail(nil, "sd_hash does not match the presented SD-JWT")
 	}
 	iatv, ok := jwt.payload["iat"]

@@ -96,10 +96,16 @@ type Options struct {
 type Checker struct {
 	keys  KeyFunc
 	opt   Options
-	cache *lru.Cache[string, *entry]
+	cache *lru.Cache[listKey, *entry]
 
 	mu       sync.Mutex
-	inflight map[string]*call
+	inflight map[listKey]*call
+}
+
+// listKey names a list as the credential that points to it does.
+type listKey struct {
+	kind, uri, issuer string
+	purpose           bitstring.Purpose
 }
 
 // entry is a verified list in the cache.
@@ -139,11 +145,11 @@ func New(keys KeyFunc, o Options) (*Checker, error) {
 	if o.CacheSize <= 0 {
 		o.CacheSize = DefaultCacheSize
 	}
-	c, err := lru.New[string, *entry](o.CacheSize)
+	c, err := lru.New[listKey, *entry](o.CacheSize)
 	if err != nil {
 		return nil, err
 	}
-	return &Checker{keys: keys, opt: o, cache: c, inflight: map[string]*call{}}, nil
+	return &Checker{keys: keys, opt: o, cache: c, inflight: map[listKey]*call{}}, nil
 }
 
 // TokenStatus returns the status at idx of the Token Status List at uri,
@@ -192,15 +198,16 @@ type fetchFunc func(ctx context.Context, uri, issuer string, purpose bitstring.P
 
 // list returns the cached list or fetches it, one fetch per key at a time.
 func (c *Checker) list(ctx context.Context, kind, uri, issuer string, purpose bitstring.Purpose, fetch fetchFunc) (*entry, error) {
+	key := listKey{kind: kind, uri: uri, issuer: issuer, purpose: purpose}
+	// Only a list whose URL and issuer passed the checks below is cached.
+	if e, ok := c.cache.Get(key); ok && c.opt.Now().Before(e.expires) {
+		return e, nil
+	}
 	if err := c.checkURL(uri); err != nil {
 		return nil, err
 	}
 	if issuer == "" {
 		return nil, fmt.Errorf("%w: no issuer to check the list against", ErrReference)
-	}
-	key := kind + "\x00" + uri + "\x00" + issuer + "\x00" + string(purpose)
-	if e, ok := c.cache.Get(key); ok && c.opt.Now().Before(e.expires) {
-		return e, nil
 	}
 	c.mu.Lock()
 	if cl, ok := c.inflight[key]; ok {

@@ -12,6 +12,10 @@
 //
 // Lists live in a key-value store under "verifier/trusted-issuers/<type>"
 // and are managed through the admin API that Register adds.
+//
+// Trusted answers from lists read at most MaxStale earlier: a change made
+// through this Registry is seen at once, one made through another (another
+// instance sharing the store) within MaxStale.
 package trust
 
 import (
@@ -21,8 +25,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/medid/medid/did"
 	"github.com/medid/medid/internal/kv"
@@ -40,6 +47,12 @@ const (
 )
 
 const prefix = "verifier/trusted-issuers/"
+
+// MaxStale bounds the age of the lists Trusted answers from.
+const MaxStale = time.Second
+
+// cacheSize bounds the types whose lists (or absence) Trusted keeps.
+const cacheSize = 1024
 
 // ErrInvalid is wrapped by errors about an argument: a malformed type name
 // or issuer DID, or too many issuers.
@@ -69,18 +82,34 @@ type record struct {
 	Updated time.Time `json:"updated"`
 }
 
-// Registry reads and writes the trusted issuer lists.
+// Registry reads and writes the trusted issuer lists. It is safe for
+// concurrent use.
 type Registry struct {
 	store Store
 	now   func() time.Time
+	cache *lru.Cache[string, cached]
+	gen   atomic.Uint64 // changed by every Set and Delete, after the write
 }
 
-// New returns a Registry over store; now is the clock (nil for time.Now).
+// cached is a list as Trusted last read it.
+type cached struct {
+	issuers []string // sorted
+	found   bool     // false: the type had no list
+	read    time.Time
+	gen     uint64
+}
+
+// New returns a Registry over store; now is the clock (nil for time.Now),
+// which also times MaxStale.
 func New(store Store, now func() time.Time) *Registry {
 	if now == nil {
 		now = time.Now
 	}
-	return &Registry{store: store, now: now}
+	c, err := lru.New[string, cached](cacheSize)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &Registry{store: store, now: now, cache: c}
 }
 
 // CheckType reports whether typ can name a list: not empty, valid UTF-8,
@@ -147,7 +176,9 @@ func (r *Registry) Set(ctx context.Context, typ string, issuers []string) (*List
 	if err != nil {
 		return nil, err
 	}
-	if err := r.store.Put(ctx, prefix+typ, b, 0); err != nil {
+	err = r.store.Put(ctx, prefix+typ, b, 0)
+	r.gen.Add(1)
+	if err != nil {
 		return nil, fmt.Errorf("trust: %w", err)
 	}
 	return &List{Type: typ, Issuers: rec.Issuers, Updated: rec.Updated}, nil
@@ -158,7 +189,9 @@ func (r *Registry) Delete(ctx context.Context, typ string) error {
 	if err := CheckType(typ); err != nil {
 		return err
 	}
-	if err := r.store.Delete(ctx, prefix+typ); err != nil {
+	err := r.store.Delete(ctx, prefix+typ)
+	r.gen.Add(1)
+	if err != nil {
 		return fmt.Errorf("trust: %w", err)
 	}
 	return nil
@@ -184,21 +217,27 @@ func (r *Registry) All(ctx context.Context) ([]List, error) {
 // Trusted reports whether issuer is trusted for a credential of the given
 // types: whether it is listed under one of them or under Any. When it is
 // not, reason says why, without naming the issuer.
+//
+// The lists it reads are at most MaxStale old (see the package comment).
 func (r *Registry) Trusted(ctx context.Context, issuer string, types []string) (ok bool, reason string, err error) {
 	seen := false
-	for _, typ := range append(slices.Clone(types), Any) {
+	for i := 0; i <= len(types); i++ {
+		typ := Any
+		if i < len(types) {
+			typ = types[i]
+		}
 		if CheckType(typ) != nil {
 			continue
 		}
-		l, err := r.Get(ctx, typ)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+		issuers, found, err := r.issuers(ctx, typ)
 		if err != nil {
 			return false, "", err
 		}
+		if !found {
+			continue
+		}
 		seen = true
-		if slices.Contains(l.Issuers, issuer) {
+		if _, ok := slices.BinarySearch(issuers, issuer); ok {
 			if typ == Any {
 				return true, "issuer trusted for every type", nil
 			}
@@ -209,4 +248,27 @@ func (r *Registry) Trusted(ctx context.Context, issuer string, types []string) (
 		return false, "no trusted issuers are configured for the credential's types", nil
 	}
 	return false, "the issuer is not trusted for the credential's types", nil
+}
+
+// issuers returns the sorted issuers of typ, read at most MaxStale ago and
+// after this Registry's last change; found is false when typ has no list.
+// Errors are not kept.
+func (r *Registry) issuers(ctx context.Context, typ string) (issuers []string, found bool, err error) {
+	now := r.now()
+	gen := r.gen.Load()
+	if c, ok := r.cache.Get(typ); ok && c.gen == gen && !now.Before(c.read) && now.Sub(c.read) < MaxStale {
+		return c.issuers, c.found, nil
+	}
+	l, err := r.Get(ctx, typ)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return nil, false, err
+	default:
+		issuers, found = slices.Sorted(slices.Values(l.Issuers)), true
+	}
+	// Read at now or later, so good until now+MaxStale; a change of ours
+	// made meanwhile has changed r.gen.
+	r.cache.Add(typ, cached{issuers: issuers, found: found, read: now, gen: gen})
+	return issuers, found, nil
 }
