@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -135,8 +136,21 @@ func orRoot(path string) string {
 	return path
 }
 
+// fieldCache holds jsonFieldsOf per struct type: decoding runs on every
+// issuance and verification.
+var fieldCache sync.Map // reflect.Type → map[string]int
+
 // jsonFields maps the JSON member names of struct type t to field indexes.
+// The map is shared: callers must not change it.
 func jsonFields(t reflect.Type) map[string]int {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]int)
+	}
+	m, _ := fieldCache.LoadOrStore(t, jsonFieldsOf(t))
+	return m.(map[string]int)
+}
+
+func jsonFieldsOf(t reflect.Type) map[string]int {
 	out := map[string]int{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
