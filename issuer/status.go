@@ -255,8 +255,16 @@ func (s *Status) RecordIssuance(ctx context.Context, cfgID, holderThumbprint str
 	if err != nil {
 		return err
 	}
-	return s.Store.CompareAndSwap(ctx, recordPrefix+r.ID, nil, b, 0)
+	err = s.Store.CompareAndSwap(ctx, recordPrefix+r.ID, nil, b, 0)
+	if errors.Is(err, kv.ErrConflict) {
+		return ErrDuplicateID
+	}
+	return err
 }
+
+// ErrDuplicateID reports a credential id that has an issuance record
+// already: the record is not replaced.
+var ErrDuplicateID = errors.New("issuer: a credential with this id was recorded already")
 
 // Issued reports whether a credential with this id was recorded.
 func (s *Status) Issued(ctx context.Context, id string) (bool, error) {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/medid/medid/credentials/jwtvc"
@@ -30,9 +29,11 @@ type VCAPI struct {
 	// Data Model formats). Either may be nil: no status.
 	TokenStatus     StatusSource
 	BitstringStatus BitstringSource
-	// Recorder records each issued credential, as Options.Recorder does;
-	// Issued says whether a credential id was issued already (an id the
-	// caller chose must be new).
+	// Recorder records each issued credential, as Options.Recorder does,
+	// and refuses an id recorded already with ErrDuplicateID; Issued says
+	// whether a credential id was issued already. An id the caller chose
+	// must be new: it is checked with Issued before signing, and a request
+	// that loses a race for the id to another gets 409 from Recorder.
 	Recorder func(ctx context.Context, cfgID, holderThumbprint string, m *Minted) error
 	Issued   func(ctx context.Context, id string) (bool, error)
 	// SignDataIntegrity adds a Data Integrity proof with cryptosuite to
@@ -132,16 +133,14 @@ func (v *VCAPI) Issue(ctx context.Context, req *IssueRequest) (any, error) {
 	t := now().UTC().Truncate(time.Second)
 	id, _ := c["id"].(string)
 	if id == "" {
-		id = "urn:uuid:" + uuid.NewString()
+		id = newCredentialID()
 	} else if v.Issued != nil {
 		dup, err := v.Issued(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		if dup {
-			e := httpx.Conflict("a credential with this id was issued already; omit id to get a new urn:uuid")
-			e.Field = "credential.id"
-			return nil, e
+			return nil, duplicateID()
 		}
 	}
 	o := jwtvc.IssueOptions{Issuer: k.DID, KID: k.KID, Key: k.Key, IssuedAt: t, ValidFrom: t, ID: id}
@@ -214,11 +213,23 @@ func (v *VCAPI) Issue(ctx context.Context, req *IssueRequest) (any, error) {
 	}
 	if v.Recorder != nil {
 		sid, _ := subject["id"].(string)
-		if err := v.Recorder(ctx, "vcapi:"+primaryType(types)+"_"+format, sid, minted); err != nil {
+		err := v.Recorder(ctx, "vcapi:"+primaryType(types)+"_"+format, sid, minted)
+		if errors.Is(err, ErrDuplicateID) {
+			// Another request with this id got there first: the credential
+			// just signed is not handed out.
+			return nil, duplicateID()
+		}
+		if err != nil {
 			return nil, fmt.Errorf("issuer: record issuance: %w", err)
 		}
 	}
 	return minted.Credential, nil
+}
+
+func duplicateID() error {
+	e := httpx.Conflict("a credential with this id was issued already; omit id to get a new urn:uuid")
+	e.Field = "credential.id"
+	return e
 }
 
 // The Data Integrity cryptosuites ldp_vc offers.

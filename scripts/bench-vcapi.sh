@@ -10,6 +10,8 @@
 # gets status entries and an issuance record, as in production.
 #
 # Usage: scripts/bench-vcapi.sh   (FORMATS="vc+jwt" C_LIST="16 32" DUR=10s REPEAT=1)
+# MEDID_BIN=path serves with that binary instead of building one (to compare
+# two builds in turns).
 set -euo pipefail
 
 FORMATS=${FORMATS:-"vc+jwt"}
@@ -43,8 +45,12 @@ free_port() {
 	return 1
 }
 
-echo "# building medid" >&2
-(cd "$root" && go build -o "$tmp/medid" ./cmd/medid)
+if [[ -n ${MEDID_BIN:-} ]]; then
+	cp "$MEDID_BIN" "$tmp/medid"
+else
+	echo "# building medid" >&2
+	(cd "$root" && go build -o "$tmp/medid" ./cmd/medid)
+fi
 bin=$tmp/medid
 port=${PORT:-$(free_port)}
 base=http://127.0.0.1:$port

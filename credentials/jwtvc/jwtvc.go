@@ -74,31 +74,6 @@ func (o *IssueOptions) check() error {
 	return nil
 }
 
-func alg(k *keys.PrivateKey) jwa.SignatureAlgorithm {
-	if k.Algorithm() == keys.EdDSA {
-		return jwa.EdDSA()
-	}
-	return jwa.ES256()
-}
-
-func sign(payload any, typ, cty string, o *IssueOptions) (string, error) {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return "", err
-	}
-	h := jws.NewHeaders()
-	for k, v := range map[string]string{"typ": typ, "kid": o.KID, "cty": cty} {
-		if v == "" {
-			continue
-		}
-		if err := h.Set(k, v); err != nil {
-			return "", err
-		}
-	}
-	out, err := jws.Sign(b, jws.WithKey(alg(o.Key), o.Key.Signer(), jws.WithProtectedHeaders(h)))
-	return string(out), err
-}
-
 // IssueJWTVCJSON secures a VCDM 1.1 credential (without proof) as
 // jwt_vc_json: iss, sub, jti, nbf, iat, exp and the vc claim.
 func IssueJWTVCJSON(vc map[string]any, o IssueOptions) (string, error) {
@@ -134,7 +109,7 @@ func IssueJWTVCJSON(vc map[string]any, o IssueOptions) (string, error) {
 	if o.HolderJWK != nil {
 		claims["cnf"] = map[string]any{"jwk": o.HolderJWK}
 	}
-	return sign(claims, "JWT", "", &o)
+	return encodeAndSign(claims, "JWT", "", &o)
 }
 
 // IssueVCJWT secures a VCDM 2.0 credential as vc+jwt (VC-JOSE-COSE): the
@@ -158,7 +133,7 @@ func IssueVCJWT(vc map[string]any, o IssueOptions) (string, error) {
 	if o.HolderJWK != nil {
 		v["cnf"] = map[string]any{"jwk": o.HolderJWK}
 	}
-	return sign(v, "vc+jwt", "vc", &o)
+	return encodeAndSign(v, "vc+jwt", "vc", &o)
 }
 
 // mediaType is a JOSE typ as the media type it names (RFC 7515 §4.1.9:
