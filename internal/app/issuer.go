@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -160,6 +161,19 @@ func (a *App) keyFor(ctx context.Context, didStr string, alg keys.Algorithm) (is
 	}
 	var res *did.Result
 	if d.Method() == registry.Method {
+		// The index state is cheap; a full resolution builds a ledger
+		// proof. Any operation (update, deactivation) moves the version.
+		if st, serr := a.Registry.State(ctx, d); serr == nil && !st.Deactivated {
+			ik := &a.issuerKeys
+			ik.mu.Lock()
+			if h := ik.byDID[didStr]; h != nil && h.version == strconv.Itoa(st.Version) {
+				if k, ok := h.byAlg[alg]; ok {
+					ik.mu.Unlock()
+					return k, nil
+				}
+			}
+			ik.mu.Unlock()
+		}
 		res, err = a.Registry.Resolve(ctx, d, did.ResolutionOptions{})
 	} else {
 		ik := &a.issuerKeys
