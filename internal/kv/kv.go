@@ -40,6 +40,11 @@ type Store interface {
 	// are stored or, on error, none. Later items win over earlier ones
 	// with the same key. An empty list writes nothing.
 	PutAll(ctx context.Context, items []Item) error
+	// PutAllIf is PutAll in one atomic write with CompareAndSwap's
+	// condition on key: it stores items only if the value under key
+	// equals old (nil old: only if key does not exist), and returns
+	// ErrConflict, writing nothing, otherwise. items may include key.
+	PutAllIf(ctx context.Context, key string, old []byte, items []Item) error
 	// CompareAndSwap replaces the value under key with value only if the
 	// current value equals old. A nil old means "only if the key does not
 	// exist". It returns ErrConflict when the condition does not hold.

@@ -45,6 +45,8 @@ func Run(t *testing.T, newStore func(t *testing.T) kv.Store) {
 		{"EmptyValue", testEmptyValue},
 		{"Overwrite", testOverwrite},
 		{"PutAll", testPutAll},
+		{"PutAllIf", testPutAllIf},
+		{"ConcurrentPutAllIf", testConcurrentPutAllIf},
 		{"TTL", testTTL},
 		{"TTLCleared", testTTLCleared},
 		{"CreateOnly", testCreateOnly},
@@ -214,6 +216,106 @@ func testPutAll(t *testing.T, s kv.Store) {
 	time.Sleep(ttlWait)
 	wantNotFound(t, s, "b/short")
 	wantList(t, s, "b/", "b/empty=", "b/old=replaced", "b/one=1 again")
+}
+
+// testPutAllIf checks the condition of PutAllIf (absent, equal, expired)
+// and that a failed condition or an invalid item writes nothing.
+func testPutAllIf(t *testing.T, s kv.Store) {
+	ctx := t.Context()
+	items := func(head string, more ...string) []kv.Item {
+		out := []kv.Item{{Key: "c/head", Value: []byte(head)}}
+		for _, k := range more {
+			out = append(out, kv.Item{Key: k, Value: []byte(head)})
+		}
+		return out
+	}
+	if err := s.PutAllIf(ctx, "c/head", nil, items("1", "c/a")); err != nil {
+		t.Fatalf("PutAllIf(absent): %v", err)
+	}
+	wantValue(t, s, "c/head", "1")
+	wantValue(t, s, "c/a", "1")
+	if err := s.PutAllIf(ctx, "c/head", nil, items("x", "c/x")); !errors.Is(err, kv.ErrConflict) {
+		t.Fatalf("PutAllIf(absent) over a present key: %v, want ErrConflict", err)
+	}
+	if err := s.PutAllIf(ctx, "c/head", []byte("0"), items("x", "c/x")); !errors.Is(err, kv.ErrConflict) {
+		t.Fatalf("PutAllIf(wrong old): %v, want ErrConflict", err)
+	}
+	wantNotFound(t, s, "c/x")
+	wantValue(t, s, "c/head", "1")
+	if err := s.PutAllIf(ctx, "c/head", []byte("1"), items("2", "c/b")); err != nil {
+		t.Fatalf("PutAllIf(equal old): %v", err)
+	}
+	wantValue(t, s, "c/head", "2")
+	wantValue(t, s, "c/b", "2")
+	// The condition's key need not be written.
+	if err := s.PutAllIf(ctx, "c/head", []byte("2"), []kv.Item{{Key: "c/c", Value: []byte("c")}}); err != nil {
+		t.Fatalf("PutAllIf without its key: %v", err)
+	}
+	wantValue(t, s, "c/head", "2")
+	wantValue(t, s, "c/c", "c")
+
+	long := strings.Repeat("k", kv.MaxKeyLen+1)
+	if err := s.PutAllIf(ctx, "c/head", []byte("2"), append(items("3", "c/y"), kv.Item{Key: long})); !errors.Is(err, kv.ErrInvalid) {
+		t.Fatalf("PutAllIf with an invalid item: %v, want ErrInvalid", err)
+	}
+	if err := s.PutAllIf(ctx, "", nil, items("3", "c/y")); !errors.Is(err, kv.ErrInvalid) {
+		t.Fatalf("PutAllIf on an empty key: %v, want ErrInvalid", err)
+	}
+	wantNotFound(t, s, "c/y")
+	wantValue(t, s, "c/head", "2")
+
+	// An expired key is absent.
+	mustPut(t, s, "c/short", "v", ttl)
+	time.Sleep(ttlWait)
+	if err := s.PutAllIf(ctx, "c/short", []byte("v"), []kv.Item{{Key: "c/z", Value: []byte("z")}}); !errors.Is(err, kv.ErrConflict) {
+		t.Fatalf("PutAllIf from an expired value: %v, want ErrConflict", err)
+	}
+	if err := s.PutAllIf(ctx, "c/short", nil, []kv.Item{{Key: "c/short", Value: []byte("new")}}); err != nil {
+		t.Fatalf("PutAllIf(absent) over an expired key: %v", err)
+	}
+	wantValue(t, s, "c/short", "new")
+	wantNotFound(t, s, "c/z")
+}
+
+// testConcurrentPutAllIf: writers racing to advance a counter with
+// PutAllIf each write one record per step they win; every step is won
+// exactly once and every record is there.
+func testConcurrentPutAllIf(t *testing.T, s kv.Store) {
+	ctx := t.Context()
+	const writers, steps = 8, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for won := 0; won < steps; {
+				cur, err := s.Get(ctx, "n")
+				var n int
+				switch {
+				case errors.Is(err, kv.ErrNotFound):
+					cur = nil
+				case err != nil:
+					t.Error(err)
+					return
+				default:
+					n, _ = strconv.Atoi(string(cur))
+				}
+				next := strconv.Itoa(n + 1)
+				err = s.PutAllIf(ctx, "n", cur, []kv.Item{{Key: "n", Value: []byte(next)}, {Key: "rec/" + next, Value: []byte(strconv.Itoa(w))}})
+				if errors.Is(err, kv.ErrConflict) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				won++
+			}
+		})
+	}
+	wg.Wait()
+	wantValue(t, s, "n", strconv.Itoa(writers*steps))
+	if got := len(listAll(t, s, "rec/")); got != writers*steps {
+		t.Fatalf("%d records, want %d", got, writers*steps)
+	}
 }
 
 func testTTL(t *testing.T, s kv.Store) {

@@ -138,6 +138,67 @@ func (s *Store) PutAll(ctx context.Context, items []kv.Item) error {
 	return nil
 }
 
+// putAllIfScript is PutAllIf.
+//
+//	KEYS[1]      the condition's key; KEYS[2..] the items' keys
+//	ARGV[1]      "create": only if KEYS[1] is absent; "swap": only if it equals ARGV[2]
+//	ARGV[2]      the expected value (ignored for "create")
+//	ARGV[3+2i]   item i's value; ARGV[4+2i] its lifetime in milliseconds, "0" for none
+//
+// It returns 1 if it wrote the items and 0 if the condition did not hold.
+var putAllIfScript = redis.NewScript(`
+local cur = redis.call("GET", KEYS[1])
+if ARGV[1] == "create" then
+  if cur ~= false then return 0 end
+elseif cur == false or cur ~= ARGV[2] then
+  return 0
+end
+for i = 2, #KEYS do
+  local v = ARGV[2 * i - 1]
+  local ttl = tonumber(ARGV[2 * i])
+  if ttl > 0 then
+    redis.call("SET", KEYS[i], v, "PX", ttl)
+  else
+    redis.call("SET", KEYS[i], v)
+  end
+end
+return 1
+`)
+
+// PutAllIf implements kv.Store: one script, atomic on the server.
+func (s *Store) PutAllIf(ctx context.Context, key string, old []byte, items []kv.Item) error {
+	if err := check(ctx, key, 0); err != nil {
+		return err
+	}
+	keys := make([]string, 0, 1+len(items))
+	keys = append(keys, s.key(key))
+	mode := "swap"
+	if old == nil {
+		mode = "create"
+	}
+	args := make([]any, 0, 2+2*len(items))
+	args = append(args, mode, nonNil(old))
+	for _, it := range items {
+		if err := check(ctx, it.Key, it.TTL); err != nil {
+			return err
+		}
+		var ms int64
+		if it.TTL > 0 {
+			ms = millis(it.TTL)
+		}
+		keys = append(keys, s.key(it.Key))
+		args = append(args, nonNil(it.Value), ms)
+	}
+	n, err := putAllIfScript.Run(ctx, s.client, keys, args...).Int()
+	if err != nil {
+		return fmt.Errorf("rediskv: conditional put of %d items: %w", len(items), err)
+	}
+	if n == 0 {
+		return kv.ErrConflict
+	}
+	return nil
+}
+
 // casScript is CompareAndSwap.
 //
 //	KEYS[1]  the key
