@@ -51,15 +51,19 @@
 // breaks the chain; removing the newest entries shortens it, which a
 // patient detects by comparing with a sequence number or commitment seen
 // before, or by finding a ledger leaf at the stored index that no listed
-// entry explains. The chain's head per patient is advanced with
-// compare-and-swap, so concurrent records for one patient never fork it;
-// within one process the records of a patient are also serialised up to
-// the ledger append, so that a patient's chain order is their leaves'
-// order.
+// entry explains. The chain's head per patient is advanced by a write
+// conditional on the head it replaces (kv.Store.PutAllIf), which stores
+// the entries behind it in the same commit, so concurrent records for one
+// patient never fork it, on one instance or several. Within one process
+// the records queued for a patient while such a write runs share the next
+// one. A patient's chain order need not be their leaves' order.
 //
 // An entry is written to the store before its commitment is appended to
-// the ledger; if the append fails, Record undoes the entry when it is
-// still the patient's newest and otherwise keeps it, without a leaf index,
-// so that the chain stays whole. Record returns an error in both cases and
-// the caller must not act as if the event had been logged.
+// the ledger. Record then waits for the append; if it fails, Record
+// undoes the entry when it is still the patient's newest and otherwise
+// keeps it, without a leaf index, so that the chain stays whole. Record
+// returns an error in both cases and the caller must not act as if the
+// event had been logged. Log returns once the entry is stored, pending,
+// and appends its commitment in the background, retrying, and committing
+// at the next start what a stop left pending.
 package audit

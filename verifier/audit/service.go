@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -233,34 +234,43 @@ func (s *Service) stage(ctx context.Context, e Entry, markPending bool) (*pendin
 	if err != nil {
 		return nil, stored{}, err
 	}
-	p := &pending{e: e, salt: make([]byte, SaltSize), done: make(chan bool, 1)}
+	p := &pending{e: e, salt: make([]byte, SaltSize), markPending: markPending, done: make(chan bool, 1)}
 	if _, err := rand.Read(p.salt); err != nil {
 		return nil, stored{}, err
 	}
-	id, err := newID(e.Time)
+	if p.id, err = newID(e.Time); err != nil {
+		return nil, stored{}, err
+	}
+	if e.Patient != "" {
+		// The chain's leader stores the entry with the head that points
+		// to it, in one write.
+		if err := s.link(ctx, p); err != nil {
+			return nil, stored{}, err
+		}
+		return p, p.record(), nil
+	}
+	if p.canonical, err = Canonical(p.e); err != nil {
+		return nil, stored{}, err
+	}
+	p.commitment = commit(p.salt, p.canonical)
+	rec := p.record()
+	items, err := s.entryItems([]*pending{p})
 	if err != nil {
 		return nil, stored{}, err
 	}
-	if e.Patient == "" {
-		if p.canonical, err = Canonical(p.e); err != nil {
-			return nil, stored{}, err
-		}
-		p.commitment = commit(p.salt, p.canonical)
-	} else if err := s.link(ctx, p); err != nil {
+	if err := s.store.PutAll(ctx, items); err != nil {
 		return nil, stored{}, err
 	}
-	rec := stored{ID: id, Entry: p.canonical, Salt: p.salt, Commitment: p.commitment, Pending: markPending}
-	if err := s.write(ctx, &rec, p.e, markPending); err != nil {
-		s.undo(ctx, p.e, id, p.oldHead, p.newHead)
-		return nil, stored{}, err
-	}
+	s.daysWritten(items)
 	return p, rec, nil
 }
 
 // pending is an entry waiting for its place in its patient's chain.
 type pending struct {
-	e    Entry
-	salt []byte
+	e           Entry
+	salt        []byte
+	id          string
+	markPending bool
 	// Set by the chain's leader: the entry's committed form, and the head
 	// before and after it (for undo).
 	canonical        []byte
@@ -274,9 +284,10 @@ type pending struct {
 
 // chain queues the entries of the patients of one stripe. One Record at a
 // time leads: it takes every queued entry, gives each patient's entries
-// consecutive places and moves each patient's head once, with one
-// compare-and-swap for the whole batch. Concurrent records for one patient
-// thus share a store write instead of waiting for one write each.
+// consecutive places, and stores each patient's entries together with the
+// moved head in one conditional write (kv.Store.PutAllIf on the head).
+// Concurrent records for one patient thus share one store commit instead
+// of waiting for two each.
 type chain struct {
 	mu      sync.Mutex
 	queue   []*pending
@@ -390,44 +401,70 @@ func (s *Service) advancePatient(ctx context.Context, patient string, group []*p
 		if placed == 0 {
 			return
 		}
-		err = s.store.CompareAndSwap(ctx, headPrefix+patient, oldHead, cur, 0)
+		var ok []*pending
+		for _, q := range group {
+			if q.err == nil {
+				ok = append(ok, q)
+			}
+		}
+		items, err := s.entryItems(ok)
+		if err != nil {
+			fail(err)
+			return
+		}
+		items = append(items, kv.Item{Key: headPrefix + patient, Value: cur})
+		err = s.store.PutAllIf(ctx, headPrefix+patient, oldHead, items)
 		if errors.Is(err, kv.ErrConflict) {
 			continue
 		}
 		if err != nil {
 			fail(err)
+			return
 		}
+		s.daysWritten(items)
 		return
 	}
 }
 
-// write stores the entry, its patient index and, once a day per process,
-// its day marker, in one atomic write.
-func (s *Service) write(ctx context.Context, rec *stored, e Entry, markPending bool) error {
-	raw, err := json.Marshal(rec)
-	if err != nil {
-		return err
+// record is the stored form of a placed entry.
+func (p *pending) record() stored {
+	return stored{ID: p.id, Entry: p.canonical, Salt: p.salt, Commitment: p.commitment, Pending: p.markPending}
+}
+
+// entryItems are the writes that store placed entries: each entry, its
+// patient index, its pending marker (Log) and, once a day per process,
+// the day marker.
+func (s *Service) entryItems(ps []*pending) ([]kv.Item, error) {
+	items := make([]kv.Item, 0, 3*len(ps)+1)
+	days := map[string]bool{}
+	for _, p := range ps {
+		raw, err := json.Marshal(p.record())
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, kv.Item{Key: entryPrefix + p.id, Value: raw})
+		if p.markPending {
+			items = append(items, kv.Item{Key: pendingPrefix + p.id, Value: []byte(p.id)})
+		}
+		if p.e.Patient != "" {
+			items = append(items, kv.Item{Key: patientKey(p.e.Patient, p.e.Seq), Value: []byte(p.id)})
+		}
+		day := p.e.Time.Format(dayLayout)
+		if _, seen := s.days.Load(day); !seen && !days[day] {
+			days[day] = true
+			items = append(items, kv.Item{Key: dayPrefix + day, Value: []byte("1")})
+		}
 	}
-	items := make([]kv.Item, 0, 3)
-	items = append(items, kv.Item{Key: entryPrefix + rec.ID, Value: raw})
-	if markPending {
-		items = append(items, kv.Item{Key: pendingPrefix + rec.ID, Value: []byte(rec.ID)})
+	return items, nil
+}
+
+// daysWritten notes the day markers among items as written.
+func (s *Service) daysWritten(items []kv.Item) {
+	for _, it := range items {
+		if day, ok := strings.CutPrefix(it.Key, dayPrefix); ok {
+			s.days.Store(day, true)
+		}
 	}
-	if e.Patient != "" {
-		items = append(items, kv.Item{Key: patientKey(e.Patient, e.Seq), Value: []byte(rec.ID)})
-	}
-	day := e.Time.Format(dayLayout)
-	_, seen := s.days.Load(day)
-	if !seen {
-		items = append(items, kv.Item{Key: dayPrefix + day, Value: []byte("1")})
-	}
-	if err := s.store.PutAll(ctx, items); err != nil {
-		return err
-	}
-	if !seen {
-		s.days.Store(day, true)
-	}
-	return nil
 }
 
 // undo removes an entry whose commitment could not be appended, if it is
