@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medid/medid/credentials/jwtvc"
 	"github.com/medid/medid/did"
 )
 
@@ -87,7 +88,7 @@ func (v *Verifier) verifyDICredential(ctx context.Context, doc []byte, cl *check
 		cl.fail(CheckSignature, "the credential has no proof")
 		return nil
 	}
-	vc := &Verified{format: FormatLDPVC, issuer: idOf(cred["issuer"])}
+	vc := &Verified{format: FormatLDPVC, issuer: jwtvc.IDOf(cred["issuer"])}
 	var errs []error
 	from, err := w3cTime(cred, "validFrom")
 	errs = append(errs, err)
@@ -155,7 +156,7 @@ func (v *Verifier) verifyDIPresentation(ctx context.Context, doc []byte, b bindi
 	if !hasType(pres["type"], "VerifiablePresentation") {
 		return fail(CheckSignature, "type does not include VerifiablePresentation")
 	}
-	holder := idOf(pres["holder"])
+	holder := jwtvc.IDOf(pres["holder"])
 	if holder == "" {
 		// The signer is the holder.
 		p, _ := pres["proof"].(map[string]any)

@@ -187,16 +187,3 @@ func typeStrings(v any) []string {
 	}
 	return nil
 }
-
-// idOf returns a string value or the id of an object value (issuer,
-// holder).
-func idOf(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case map[string]any:
-		s, _ := x["id"].(string)
-		return s
-	}
-	return ""
-}

@@ -228,7 +228,7 @@ func (v *Verifier) verifyJWTVP(ctx context.Context, token string, b binding) (*V
 	if c.Iss != nil && *c.Iss != holder {
 		return fail(CheckSignature, "iss is not the DID of the signing key")
 	}
-	if hv, ok := c.VP["holder"]; ok && idOf(hv) != holder {
+	if hv, ok := c.VP["holder"]; ok && jwtvc.IDOf(hv) != holder {
 		return fail(CheckSignature, "vp.holder is not the DID of the signing key")
 	}
 	if !hasType(c.VP["type"], "VerifiablePresentation") {

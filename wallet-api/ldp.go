@@ -13,6 +13,7 @@ import (
 
 	"github.com/medid/medid/credentials/dataintegrity"
 	"github.com/medid/medid/credentials/jsonld"
+	"github.com/medid/medid/credentials/jwtvc"
 	"github.com/medid/medid/did"
 	"github.com/medid/medid/did/didjwk"
 	"github.com/medid/medid/internal/keys"
@@ -62,18 +63,6 @@ func unknownContext(u, outcome string, cause error) error {
 	return &ServiceError{Status: http.StatusUnprocessableEntity, Kind: "unsupported-credential", Field: "offer",
 		Detail: fmt.Sprintf("the credential uses the JSON-LD context %q, which this wallet does not know (it never fetches contexts); %s",
 			clipText(u, 256), outcome), Cause: cause}
-}
-
-// idOf returns a W3C VC's issuer or holder: a string, or an object's id.
-func idOf(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case map[string]any:
-		s, _ := x["id"].(string)
-		return s
-	}
-	return ""
 }
 
 // typeStrings returns a W3C VC's type value as strings.
@@ -135,7 +124,7 @@ func (s *Service) verifyDI(ctx context.Context, raw []byte, outcome string) (map
 	if err := s.checkContexts(urls, outcome); err != nil {
 		return nil, nil, err
 	}
-	iss := idOf(cred["issuer"])
+	iss := jwtvc.IDOf(cred["issuer"])
 	if _, err := did.Parse(iss); err != nil {
 		return nil, nil, errors.New("the issuer is not a DID")
 	}
@@ -166,7 +155,7 @@ func (s *Service) verifyLDP(ctx context.Context, cfg vciclient.Configuration, ra
 	if err != nil {
 		return nil, err
 	}
-	out := &receivedVC{issuer: idOf(cred["issuer"]), claims: map[string]any{}, types: typeStrings(cred["type"])}
+	out := &receivedVC{issuer: jwtvc.IDOf(cred["issuer"]), claims: map[string]any{}, types: typeStrings(cred["type"])}
 	if !slices.Contains(out.types, "VerifiableCredential") {
 		return nil, errors.New("type does not include VerifiableCredential")
 	}

@@ -197,7 +197,7 @@ func (s *Service) fetchBitstring(ctx context.Context, k statusKey, now time.Time
 	var issuer string
 	if body := bytes.TrimSpace(b); len(body) > 0 && body[0] == '{' {
 		cred, _, err = s.verifyDI(ctx, body, "the status list is not checked")
-		issuer = idOf(cred["issuer"])
+		issuer = jwtvc.IDOf(cred["issuer"])
 	} else {
 		var v *jwtvc.Verified
 		v, err = jwtvc.Verify(ctx, string(body), jwtvc.VerifyOptions{Now: s.opt.Now,

@@ -16,9 +16,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
-
 	"github.com/medid/medid/internal/keys"
 )
 
@@ -62,7 +59,7 @@ func sign(payload []byte, typ, cty string, o *IssueOptions) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("jwtvc: sign: %w", err)
 		}
-		if sig, err = rawECDSA(der); err != nil {
+		if sig, err = keys.RawP256Signature(der); err != nil {
 			return "", err
 		}
 	} else {
@@ -107,37 +104,6 @@ func encodeAndSign(claims map[string]any, typ, cty string, o *IssueOptions) (str
 		return "", err
 	}
 	return sign(b, typ, cty, o)
-}
-
-// rawECDSA converts an ASN.1 ECDSA-Sig-Value of P-256 to the JWS form (RFC
-// 7518 section 3.4): R and S as 32-byte big-endian integers.
-func rawECDSA(der []byte) ([]byte, error) {
-	var seq, r, s cryptobyte.String
-	in := cryptobyte.String(der)
-	if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() || !readInt(&seq, &r) || !readInt(&seq, &s) || !seq.Empty() {
-		return nil, errors.New("jwtvc: sign: malformed ECDSA signature")
-	}
-	sig := make([]byte, 64)
-	copy(sig[32-len(r):32], r)
-	copy(sig[64-len(s):], s)
-	return sig, nil
-}
-
-// readInt reads a positive ASN.1 INTEGER of at most 32 bytes, without its
-// leading zeros.
-func readInt(s *cryptobyte.String, out *cryptobyte.String) bool {
-	var v cryptobyte.String
-	if !s.ReadASN1(&v, asn1.INTEGER) || len(v) == 0 || v[0]&0x80 != 0 {
-		return false
-	}
-	for len(v) > 1 && v[0] == 0 {
-		v = v[1:]
-	}
-	if len(v) > 32 {
-		return false
-	}
-	*out = v
-	return true
 }
 
 // appendJSON appends the JSON encoding of v to b, byte for byte what

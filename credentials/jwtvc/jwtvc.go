@@ -217,7 +217,7 @@ func Verify(ctx context.Context, token string, opts VerifyOptions) (*Verified, e
 	case "application/vc+jwt":
 		v.Format = VCJWT
 		v.Credential = claims
-		v.Issuer = issuerOf(claims["issuer"])
+		v.Issuer = IDOf(claims["issuer"])
 		v.ValidFrom, err = rfc3339(claims, "validFrom")
 		if err == nil {
 			v.ValidUntil, err = rfc3339(claims, "validUntil")
@@ -231,7 +231,7 @@ func Verify(ctx context.Context, token string, opts VerifyOptions) (*Verified, e
 		v.Format = JWTVCJSON
 		v.Credential = vc
 		v.Issuer, _ = claims["iss"].(string)
-		if vi := issuerOf(vc["issuer"]); vi != "" && vi != v.Issuer {
+		if vi := IDOf(vc["issuer"]); vi != "" && vi != v.Issuer {
 			return nil, fmt.Errorf("%w: iss %q but vc.issuer %q", ErrIssuer, v.Issuer, vi)
 		}
 		v.ValidFrom, v.ValidUntil, v.IssuedAt = numeric(claims["nbf"]), numeric(claims["exp"]), numeric(claims["iat"])
@@ -273,7 +273,10 @@ func Verify(ctx context.Context, token string, opts VerifyOptions) (*Verified, e
 	return v, nil
 }
 
-func issuerOf(v any) string {
+// IDOf returns a W3C credential or presentation member that is a DID or
+// URL given either as a string or as an object's id (issuer, holder):
+// "" when it is neither.
+func IDOf(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x

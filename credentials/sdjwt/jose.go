@@ -13,9 +13,6 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
-
 	"github.com/lestrrat-go/jwx/v3/jwa"
 
 	"github.com/medid/medid/internal/keys"
@@ -371,15 +368,9 @@ func sign(k *keys.PrivateKey, typ, kid string, payload []byte) (string, error) {
 			return "", fmt.Errorf("sdjwt: sign: %w", err)
 		}
 		// RFC 7518 section 3.4: R and S, 32 bytes each, not ASN.1.
-		var r, s cryptobyte.String
-		in := cryptobyte.String(der)
-		var seq cryptobyte.String
-		if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() || !readInt(&seq, &r) || !readInt(&seq, &s) || !seq.Empty() {
-			return "", errors.New("sdjwt: sign: malformed ECDSA signature")
+		if sig, err = keys.RawP256Signature(der); err != nil {
+			return "", fmt.Errorf("sdjwt: sign: %w", err)
 		}
-		sig = make([]byte, 64)
-		copy(sig[32-len(r):32], r)
-		copy(sig[64-len(s):], s)
 	default:
 		if sig, err = k.Signer().Sign(rand.Reader, input, crypto.Hash(0)); err != nil {
 			return "", fmt.Errorf("sdjwt: sign: %w", err)
@@ -388,21 +379,4 @@ func sign(k *keys.PrivateKey, typ, kid string, payload []byte) (string, error) {
 	out := append(input, '.')
 	out = b64.AppendEncode(out, sig)
 	return string(out), nil
-}
-
-// readInt reads one ASN.1 INTEGER of an ECDSA signature as its big-endian
-// magnitude without leading zeros (at most 32 bytes for P-256).
-func readInt(s *cryptobyte.String, out *cryptobyte.String) bool {
-	var v cryptobyte.String
-	if !s.ReadASN1(&v, asn1.INTEGER) || len(v) == 0 || v[0]&0x80 != 0 {
-		return false
-	}
-	for len(v) > 1 && v[0] == 0 {
-		v = v[1:]
-	}
-	if len(v) > 32 {
-		return false
-	}
-	*out = v
-	return true
 }

@@ -273,14 +273,9 @@ func (s *Store) putAll(ctx context.Context, key string, old []byte, cond bool, i
 	err := s.update(func(tx *bolt.Tx) error {
 		conflict = false
 		if cond {
-			e, ok, err := lookup(tx, key)
-			if err != nil {
+			var err error
+			if conflict, err = conflicts(tx, key, old, now); err != nil || conflict {
 				return err
-			}
-			present := ok && !e.expiredAt(now.UnixNano())
-			if (old == nil && present) || (old != nil && (!present || !bytes.Equal(old, e.value))) {
-				conflict = true
-				return nil
 			}
 		}
 		b := tx.Bucket(bucketName)
@@ -312,15 +307,9 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, value []byt
 	// other writer in it. The function writes nothing and says so instead.
 	var conflict bool
 	err := s.update(func(tx *bolt.Tx) error {
-		conflict = false // a batched function may run again
-		e, ok, err := lookup(tx, key)
-		if err != nil {
+		var err error
+		if conflict, err = conflicts(tx, key, old, now); err != nil || conflict { // a batched function may run again
 			return err
-		}
-		present := ok && !e.expiredAt(now.UnixNano())
-		if (old == nil && present) || (old != nil && (!present || !bytes.Equal(old, e.value))) {
-			conflict = true
-			return nil
 		}
 		return tx.Bucket(bucketName).Put([]byte(key), enc)
 	})
@@ -331,6 +320,17 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, old, value []byt
 		return fmt.Errorf("boltkv: compare-and-swap %q: %w", key, err)
 	}
 	return nil
+}
+
+// conflicts reports whether the value under key differs from old (nil:
+// the key must be absent), as CompareAndSwap's condition says.
+func conflicts(tx *bolt.Tx, key string, old []byte, now time.Time) (bool, error) {
+	e, ok, err := lookup(tx, key)
+	if err != nil {
+		return false, err
+	}
+	present := ok && !e.expiredAt(now.UnixNano())
+	return (old == nil && present) || (old != nil && (!present || !bytes.Equal(old, e.value))), nil
 }
 
 // update runs a write transaction. A write that finds another in flight
