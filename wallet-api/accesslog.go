@@ -54,7 +54,9 @@ type AccessLogged struct {
 	Commitment string
 	LeafIndex  uint64
 	OnLedger   bool
-	Salt       []byte
+	// Pending: the commitment is still being appended to the ledger.
+	Pending bool
+	Salt    []byte
 }
 
 // AccessEntry is one access log entry (audit.Entry without PatientDID).
@@ -511,6 +513,9 @@ func (s *Service) verifyAccess(ctx context.Context, view *AccessLogView, entries
 			}
 			if e.Seq == 0 || e.Seq > 1 && e.Prev == "" || e.Seq == 1 && e.Prev != "" {
 				return "the entry's place in the patient's chain is inconsistent"
+			}
+			if !l.OnLedger && l.Pending {
+				return "the entry's commitment is being appended to the ledger; retry in a few seconds"
 			}
 			if !l.OnLedger {
 				return "the entry has no ledger leaf"

@@ -35,7 +35,7 @@ func (a auditLog) ListForPatient(ctx context.Context, pseudonym string, f wallet
 	for _, l := range p.Entries {
 		e := l.Entry
 		out.Entries = append(out.Entries, walletapi.AccessLogged{ID: l.ID, Commitment: l.Commitment, LeafIndex: l.LeafIndex,
-			OnLedger: l.OnLedger, Salt: l.Salt, Entry: walletapi.AccessEntry{Kind: string(e.Kind), Time: e.Time,
+			OnLedger: l.OnLedger, Pending: l.Pending, Salt: l.Salt, Entry: walletapi.AccessEntry{Kind: string(e.Kind), Time: e.Time,
 				Verifier: e.Verifier, Client: e.Client, Patient: e.Patient, CredentialTypes: e.CredentialTypes,
 				ClaimNames: e.ClaimNames, Scopes: e.Scopes, Purpose: e.Purpose, Outcome: string(e.Outcome),
 				Reasons: e.Reasons, Seq: e.Seq, Prev: e.Prev}})
@@ -402,5 +402,28 @@ func TestAccessLogUncheckedWithoutAVerifiedCheckpoint(t *testing.T) {
 			pages[0]["all_verified"] != false {
 			t.Fatalf("want %q: %v %v", c.want, entries, pages[0])
 		}
+	}
+}
+
+// TestAccessLogPendingEntry: an entry logged before its commitment reached
+// the ledger (audit.Service.Log, here with the ledger down) is shown, not
+// verified, with why: it is being committed.
+func TestAccessLogPendingEntry(t *testing.T) {
+	f := newAccessFixture(t, "wallet.test/pending-entry")
+	s := startServer(t, walletapi.Options{ConsentOptions: walletapi.ConsentOptions{
+		AccessLog: auditLog{f.audit}, LedgerProofs: f.ledger, LedgerKey: f.ledger.VerifierKey()}})
+	tok := signUp(t, s, "dora")
+	d, _ := holderDIDs(t, s, tok)
+	if err := f.ledger.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.audit.Log(context.Background(), audit.Entry{Kind: audit.KindVerification, Verifier: "did:medid:verifier",
+		PatientDID: mustParseDID(t, d), Outcome: audit.OutcomeVerified}); err != nil {
+		t.Fatal(err)
+	}
+	entries, pages := accessPages(t, s, tok, 50)
+	if len(entries) != 1 || entries[0]["verified"] != false || !strings.Contains(entries[0]["problem"].(string), "being appended") ||
+		pages[0]["all_verified"] != false {
+		t.Fatalf("pending entry: %v %v", entries, pages[0])
 	}
 }

@@ -108,7 +108,7 @@ func (l auditLog) ListForPatient(ctx context.Context, pseudonym string, f wallet
 	for _, g := range p.Entries {
 		e := g.Entry
 		out.Entries = append(out.Entries, walletapi.AccessLogged{ID: g.ID, Commitment: g.Commitment, LeafIndex: g.LeafIndex,
-			OnLedger: g.OnLedger, Salt: g.Salt, Entry: walletapi.AccessEntry{Kind: string(e.Kind), Time: e.Time,
+			OnLedger: g.OnLedger, Pending: g.Pending, Salt: g.Salt, Entry: walletapi.AccessEntry{Kind: string(e.Kind), Time: e.Time,
 				Verifier: e.Verifier, Client: e.Client, Patient: e.Patient, CredentialTypes: e.CredentialTypes,
 				ClaimNames: e.ClaimNames, Scopes: e.Scopes, Purpose: e.Purpose, Outcome: string(e.Outcome),
 				Reasons: e.Reasons, Seq: e.Seq, Prev: e.Prev}})
