@@ -19,11 +19,13 @@ var ErrNotFound = errors.New("kv: not found")
 // expected one (or the key exists when creation was asked for).
 var ErrConflict = errors.New("kv: conflict")
 
-// Item is one key and value for Store.PutAll.
+// Item is one key and value for Store.PutAll, or with Delete set, one key
+// to remove (Value and TTL are then ignored).
 type Item struct {
-	Key   string
-	Value []byte
-	TTL   time.Duration
+	Key    string
+	Value  []byte
+	TTL    time.Duration
+	Delete bool
 }
 
 // Store is a key-value store with TTLs, compare-and-swap and atomic take.
@@ -36,9 +38,10 @@ type Store interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	// Put stores value under key, replacing any previous value.
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	// PutAll stores every item in one atomic write: either all of them
-	// are stored or, on error, none. Later items win over earlier ones
-	// with the same key. An empty list writes nothing.
+	// PutAll stores (or, for an item with Delete, removes) every item in
+	// one atomic write: either all of them are applied or, on error, none.
+	// Later items win over earlier ones with the same key. An empty list
+	// writes nothing.
 	PutAll(ctx context.Context, items []Item) error
 	// PutAllIf is PutAll in one atomic write with CompareAndSwap's
 	// condition on key: it stores items only if the value under key

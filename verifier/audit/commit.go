@@ -57,8 +57,14 @@ func (s *Service) commitLater(rec stored, t time.Time, haveSlot bool) {
 		}
 		defer func() { <-s.slots }()
 		for attempt := 0; ; attempt++ {
-			err := s.commitOne(rec, t)
+			appended, err := s.commitOne(rec, t)
 			if err == nil {
+				return
+			}
+			if appended {
+				// On the ledger, but its index not stored: the next sweep
+				// appends it again rather than this loop now.
+				s.log.Warn("audit: leaf index not stored; left pending", "entry", rec.ID, "error", err)
 				return
 			}
 			s.log.Warn("audit: commitment not appended yet; will retry", "entry", rec.ID, "attempt", attempt+1, "error", err)
@@ -74,32 +80,72 @@ func (s *Service) commitLater(rec stored, t time.Time, haveSlot bool) {
 	}()
 }
 
-// commitOne appends rec's commitment and records its leaf index.
-func (s *Service) commitOne(rec stored, t time.Time) error {
+// commitOne appends rec's commitment and records its leaf index;
+// appended says the append succeeded.
+func (s *Service) commitOne(rec stored, t time.Time) (appended bool, err error) {
 	data, err := LedgerEntry(rec.Commitment, t)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.tmo)
 	defer cancel()
 	idx, err := s.ledger.Append(ctx, data)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNotCommitted, err)
+		return false, fmt.Errorf("%w: %w", ErrNotCommitted, err)
 	}
 	rec.LeafIndex, rec.Pending = &idx, false
 	raw, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return true, err
 	}
-	if err := s.store.Put(ctx, entryPrefix+rec.ID, raw, 0); err != nil {
-		// The leaf is on the ledger; a later sweep would append it once
-		// more, which only adds a second leaf for the same commitment.
-		return fmt.Errorf("audit: store the leaf index: %w", err)
+	done := make(chan error, 1)
+	s.finishing <- finish{id: rec.ID, raw: raw, done: done}
+	return true, <-done
+}
+
+// finish is a committed entry whose leaf index is to be stored and whose
+// pending marker is to be dropped.
+type finish struct {
+	id   string
+	raw  []byte
+	done chan error
+}
+
+// maxFinishBatch bounds the entries finished in one store write.
+const maxFinishBatch = 256
+
+// finisher stores committed entries' leaf indexes, and drops their
+// pending markers, in one store write for all those that arrived while
+// the previous write ran (a ledger batch's worth, typically), instead of
+// two writes each. A sweep that finds a marker whose entry has its leaf
+// index only drops the marker. It runs for the life of the process (a
+// committer may still be sending after Close has given up waiting).
+func (s *Service) finisher() {
+	for f := range s.finishing {
+		batch := []finish{f}
+	more:
+		for len(batch) < maxFinishBatch {
+			select {
+			case g := <-s.finishing:
+				batch = append(batch, g)
+			default:
+				break more
+			}
+		}
+		items := make([]kv.Item, 0, 2*len(batch))
+		for _, f := range batch {
+			items = append(items, kv.Item{Key: entryPrefix + f.id, Value: f.raw}, kv.Item{Key: pendingPrefix + f.id, Delete: true})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.tmo)
+		err := s.store.PutAll(ctx, items)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("audit: store the leaf indexes: %w", err)
+		}
+		for _, f := range batch {
+			f.done <- err
+		}
 	}
-	if err := s.store.Delete(ctx, pendingPrefix+rec.ID); err != nil {
-		s.log.Warn("audit: pending marker not removed; a sweep will find the entry committed", "entry", rec.ID, "error", err)
-	}
-	return nil
 }
 
 // CommitPending appends the commitments of entries left pending (by a

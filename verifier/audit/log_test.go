@@ -75,6 +75,15 @@ func TestLogCommitsInTheBackground(t *testing.T) {
 			t.Fatalf("leaf %d = %s, want %s", l.LeafIndex, got, want)
 		}
 	}
+	// No pending marker is left (the finisher dropped them with the leaf
+	// indexes it stored).
+	markers := 0
+	if err := f.store.List(ctx, "audit/u/", func(string, []byte) error { markers++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if markers != 0 {
+		t.Fatalf("%d pending markers left after every entry was committed", markers)
+	}
 	if n, err := f.svc.CommitPending(ctx); err != nil || n != 0 {
 		t.Fatalf("CommitPending after all were committed: %d, %v", n, err)
 	}

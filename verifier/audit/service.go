@@ -71,6 +71,7 @@ type Service struct {
 	stop       chan struct{}
 	closeOnce  sync.Once
 	wg         sync.WaitGroup
+	finishing  chan finish
 }
 
 // New returns the access log over store, committing to ledger.
@@ -102,6 +103,8 @@ func New(store kv.Store, ledger Appender, opts Options) (*Service, error) {
 	}
 	s.slots = make(chan struct{}, opts.MaxPending)
 	s.stop = make(chan struct{})
+	s.finishing = make(chan finish, maxFinishBatch)
+	go s.finisher()
 	s.wg.Add(1)
 	go s.sweep(opts.SweepInterval)
 	return s, nil

@@ -280,7 +280,13 @@ func (s *Store) putAll(ctx context.Context, key string, old []byte, cond bool, i
 		}
 		b := tx.Bucket(bucketName)
 		for i, it := range items {
-			if err := b.Put([]byte(it.Key), encs[i]); err != nil {
+			var err error
+			if it.Delete {
+				err = b.Delete([]byte(it.Key))
+			} else {
+				err = b.Put([]byte(it.Key), encs[i])
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -216,6 +216,19 @@ func testPutAll(t *testing.T, s kv.Store) {
 	time.Sleep(ttlWait)
 	wantNotFound(t, s, "b/short")
 	wantList(t, s, "b/", "b/empty=", "b/old=replaced", "b/one=1 again")
+
+	// Deletions, of present and missing keys, in the same write.
+	err = s.PutAll(ctx, []kv.Item{
+		{Key: "b/old", Delete: true},
+		{Key: "b/missing", Delete: true},
+		{Key: "b/two", Value: []byte("2")},
+		{Key: "b/gone", Value: []byte("x")},
+		{Key: "b/gone", Delete: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantList(t, s, "b/", "b/empty=", "b/one=1 again", "b/two=2")
 }
 
 // testPutAllIf checks the condition of PutAllIf (absent, equal, expired)
@@ -253,6 +266,16 @@ func testPutAllIf(t *testing.T, s kv.Store) {
 	}
 	wantValue(t, s, "c/head", "2")
 	wantValue(t, s, "c/c", "c")
+	// A deletion under a condition: not applied on conflict, then applied.
+	if err := s.PutAllIf(ctx, "c/head", []byte("1"), []kv.Item{{Key: "c/c", Delete: true}}); !errors.Is(err, kv.ErrConflict) {
+		t.Fatalf("PutAllIf(wrong old) deleting: %v, want ErrConflict", err)
+	}
+	wantValue(t, s, "c/c", "c")
+	if err := s.PutAllIf(ctx, "c/head", []byte("2"), []kv.Item{{Key: "c/c", Delete: true}, {Key: "c/d", Value: []byte("d")}}); err != nil {
+		t.Fatalf("PutAllIf deleting: %v", err)
+	}
+	wantNotFound(t, s, "c/c")
+	wantValue(t, s, "c/d", "d")
 
 	long := strings.Repeat("k", kv.MaxKeyLen+1)
 	if err := s.PutAllIf(ctx, "c/head", []byte("2"), append(items("3", "c/y"), kv.Item{Key: long})); !errors.Is(err, kv.ErrInvalid) {

@@ -124,6 +124,10 @@ func (s *Store) PutAll(ctx context.Context, items []kv.Item) error {
 	}
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, it := range items {
+			if it.Delete {
+				p.Del(ctx, s.key(it.Key))
+				continue
+			}
 			var ttl time.Duration
 			if it.TTL > 0 {
 				ttl = time.Duration(millis(it.TTL)) * time.Millisecond
@@ -143,7 +147,7 @@ func (s *Store) PutAll(ctx context.Context, items []kv.Item) error {
 //	KEYS[1]      the condition's key; KEYS[2..] the items' keys
 //	ARGV[1]      "create": only if KEYS[1] is absent; "swap": only if it equals ARGV[2]
 //	ARGV[2]      the expected value (ignored for "create")
-//	ARGV[3+2i]   item i's value; ARGV[4+2i] its lifetime in milliseconds, "0" for none
+//	ARGV[3+2i]   item i's value; ARGV[4+2i] its lifetime in milliseconds, "0" for none, "-1" to delete it
 //
 // It returns 1 if it wrote the items and 0 if the condition did not hold.
 var putAllIfScript = redis.NewScript(`
@@ -156,7 +160,9 @@ end
 for i = 2, #KEYS do
   local v = ARGV[2 * i - 1]
   local ttl = tonumber(ARGV[2 * i])
-  if ttl > 0 then
+  if ttl < 0 then
+    redis.call("DEL", KEYS[i])
+  elseif ttl > 0 then
     redis.call("SET", KEYS[i], v, "PX", ttl)
   else
     redis.call("SET", KEYS[i], v)
@@ -183,7 +189,10 @@ func (s *Store) PutAllIf(ctx context.Context, key string, old []byte, items []kv
 			return err
 		}
 		var ms int64
-		if it.TTL > 0 {
+		switch {
+		case it.Delete:
+			ms = -1
+		case it.TTL > 0:
 			ms = millis(it.TTL)
 		}
 		keys = append(keys, s.key(it.Key))
