@@ -160,7 +160,8 @@ func (s *Service) loadPresentationRequest(ctx context.Context, link string) (*vp
 	if err != nil {
 		return nil, requestError(err)
 	}
-	opts := vpclient.VerifyOptions{Keys: vpclient.DIDKeys(s.resolver), AllowHTTPLoopback: s.opt.AllowHTTPLoopback, Now: s.opt.Now}
+	opts := vpclient.VerifyOptions{Keys: vpclient.DIDKeys(s.resolver), AllowHTTPLoopback: s.opt.AllowHTTPLoopback, Now: s.opt.Now,
+		X509Roots: s.opt.X509Roots}
 	if l.RequestURI == "" {
 		r, err := vpclient.RequestByValue(l, opts)
 		if err != nil {
@@ -168,8 +169,8 @@ func (s *Service) loadPresentationRequest(ctx context.Context, link string) (*vp
 		}
 		return r, nil
 	}
-	if l.Prefix() != vpclient.PrefixDecentralizedIdentifier {
-		return nil, requestError(fmt.Errorf("%w: client_id prefix %q", vpclient.ErrUnsupported, l.Prefix()))
+	if p := l.Prefix(); p != vpclient.PrefixDecentralizedIdentifier && p != vpclient.PrefixX509SANDNS {
+		return nil, requestError(fmt.Errorf("%w: client_id prefix %q", vpclient.ErrUnsupported, p))
 	}
 	fctx, cancel := context.WithTimeout(ctx, s.opt.FetchTimeout)
 	defer cancel()

@@ -518,7 +518,7 @@ func TestBadPresentationRequests(t *testing.T) {
 		{"unsigned by value, DID client", "/preview", map[string]any{"request": "openid4vp://?client_id=decentralized_identifier%3Adid%3Aexample%3A1&response_type=vp_token"}, 400, "invalid-request"},
 		{"unknown member", "/preview", map[string]any{"request": link, "x": 1}, 400, "invalid-request"},
 		{"plain http response_uri", "/preview", map[string]any{"request": byValue("http://verifier.example/r")}, 422, "insecure-url"},
-		{"x509 by reference", "/preview", map[string]any{"request": "openid4vp://?client_id=x509_san_dns%3Av.example&request_uri=https%3A%2F%2Fv.example%2Fr"}, 422, "unsupported-request"},
+		{"unsupported prefix by reference", "/preview", map[string]any{"request": "openid4vp://?client_id=verifier_attestation%3Av.example&request_uri=https%3A%2F%2Fv.example%2Fr"}, 422, "unsupported-request"},
 		{"no match", "", map[string]any{"request": byValue("https://verifier.example/r")}, 422, "no-matching-credential"},
 		{"choice for an unknown query", "", map[string]any{"request": link, "choices": map[string]any{"nope": map[string]any{}}}, 400, "invalid-request"},
 		{"unknown credential", "", map[string]any{"request": link, "choices": map[string]any{"patient_identity": map[string]any{"credential_id": "nope"}}}, 400, "invalid-request"},

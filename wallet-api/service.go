@@ -2,6 +2,7 @@ package walletapi
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +62,10 @@ type Options struct {
 	// issuer, jsonld.HealthContext(its base URL). Contexts are never
 	// fetched; an ldp_vc naming any other is refused.
 	JSONLDContexts []jsonld.Context
+	// X509Roots are the trust anchors for verifiers that sign their
+	// requests with an x509_san_dns certificate; nil means the system's
+	// roots.
+	X509Roots *x509.CertPool
 	// Consents and the access log (consent.go, accesslog.go); see
 	// ConsentOptions. Unset, their routes are not registered.
 	ConsentOptions

@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -243,6 +244,9 @@ type VerifyOptions struct {
 	// exp (default 1 minute).
 	Now  func() time.Time
 	Skew time.Duration
+	// X509Roots are the trust anchors for x509_san_dns requests; nil
+	// means the system's roots.
+	X509Roots *x509.CertPool
 }
 
 func (o *VerifyOptions) now() time.Time {
@@ -254,8 +258,10 @@ func (o *VerifyOptions) now() time.Time {
 
 // VerifyRequestObject checks the request object jwt fetched for link:
 // the JWS (typ oauth-authz-req+jwt, alg ES256 or EdDSA, signed by the key
-// that the client_id prefix names), then the parameters. Only the
-// decentralized_identifier prefix is supported for signed requests.
+// that the client_id prefix names: a verification method of the
+// decentralized_identifier's DID, or the leaf of an x509_san_dns request's
+// x5c chain, which must name the DNS name and chain to
+// VerifyOptions.X509Roots), then the parameters.
 func VerifyRequestObject(ctx context.Context, jwt string, link *Link, opts VerifyOptions) (*Request, error) {
 	if link == nil || link.RequestURI == "" {
 		return nil, errorf(ErrInvalidRequest, "no request_uri link")
@@ -306,7 +312,17 @@ func VerifyRequestObject(ctx context.Context, jwt string, link *Link, opts Verif
 	case PrefixRedirectURI:
 		return nil, errorf(ErrInvalidRequest, "a redirect_uri request must not be signed")
 	case PrefixX509SANDNS:
-		return nil, errorf(ErrUnsupported, "the x509_san_dns client_id prefix is not supported yet")
+		leaf, err := verifyX5c(h.X5c, id, opts)
+		if err != nil {
+			return nil, err
+		}
+		if !keyFits(h.Alg, leaf.PublicKey) {
+			return nil, errorf(ErrUntrusted, "the certificate's key cannot verify alg %s", h.Alg)
+		}
+		if _, err := jws.Verify([]byte(jwt), jws.WithKey(alg, leaf.PublicKey), jws.WithCompact()); err != nil {
+			return nil, errorf(ErrUntrusted, "the request object's signature does not verify with the certificate for %s", clip(id, 80))
+		}
+		signedBy = "x509_san_dns:" + id + " (" + clip(leaf.Subject.String(), 200) + ")"
 	default:
 		return nil, errorf(ErrUnsupported, "client_id prefix %q is not supported", clip(prefix, 40))
 	}
@@ -340,6 +356,13 @@ func VerifyRequestObject(ctx context.Context, jwt string, link *Link, opts Verif
 	r, err := buildRequest(link.ClientID, &p, opts)
 	if err != nil {
 		return nil, err
+	}
+	if prefix == PrefixX509SANDNS {
+		// OpenID4VP 1.0 section 5.9.3: without another reason to trust
+		// the client, the response goes to the certificate's host.
+		if u, err := url.Parse(r.ResponseURI); err != nil || u.Hostname() != id {
+			return nil, errorf(ErrInvalidRequest, "an x509_san_dns request's response_uri must be on %s", clip(id, 80))
+		}
 	}
 	r.SignedBy = signedBy
 	return r, nil
@@ -535,8 +558,39 @@ type header struct {
 	Alg  string          `json:"alg"`
 	Typ  string          `json:"typ"`
 	Kid  string          `json:"kid"`
+	X5c  []string        `json:"x5c"`
 	Crit json.RawMessage `json:"crit"`
 	B64  json.RawMessage `json:"b64"`
+}
+
+// verifyX5c checks an x5c chain (leaf first, base64 DER): the leaf names
+// dns among its DNS SANs and chains to opts.X509Roots at the current time.
+func verifyX5c(x5c []string, dns string, opts VerifyOptions) (*x509.Certificate, error) {
+	if len(x5c) == 0 || len(x5c) > 10 {
+		return nil, errorf(ErrUntrusted, "an x509_san_dns request object needs an x5c chain (1 to 10 certificates)")
+	}
+	if dns == "" {
+		return nil, errorf(ErrInvalidRequest, "an x509_san_dns client_id must hold a DNS name")
+	}
+	certs := make([]*x509.Certificate, len(x5c))
+	for i, c := range x5c {
+		der, err := base64.StdEncoding.DecodeString(c)
+		if err != nil {
+			return nil, errorf(ErrInvalidRequest, "x5c[%d] is not base64", i)
+		}
+		if certs[i], err = x509.ParseCertificate(der); err != nil {
+			return nil, errorf(ErrInvalidRequest, "x5c[%d] is not a certificate", i)
+		}
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := certs[0].Verify(x509.VerifyOptions{DNSName: dns, Roots: opts.X509Roots, Intermediates: inter,
+		CurrentTime: opts.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, errorf(ErrUntrusted, "the verifier's certificate for %s is not trusted: %v", clip(dns, 80), err)
+	}
+	return certs[0], nil
 }
 
 // parseJWS splits a compact JWS and decodes its header (members unique)

@@ -195,7 +195,7 @@ func TestVerifyRequestObject(t *testing.T) {
 		{"wallet_nonce not echoed", signObject(t, k, stdHeader(), params()), nil, func(o *vpclient.VerifyOptions) { o.WalletNonce = "wn" }, vpclient.ErrInvalidRequest},
 		{"wallet_nonce echoed", signObject(t, k, stdHeader(), with(func(p map[string]any) { p["wallet_nonce"] = "wn" })), nil, func(o *vpclient.VerifyOptions) { o.WalletNonce = "wn" }, nil},
 		{"direct_post.jwt without keys", signObject(t, k, stdHeader(), with(func(p map[string]any) { p["response_mode"] = "direct_post.jwt" })), nil, nil, vpclient.ErrInvalidRequest},
-		{"x509 link", signObject(t, k, stdHeader(), params()), &vpclient.Link{ClientID: "x509_san_dns:v.example", RequestURI: "https://v.example/r"}, nil, vpclient.ErrUnsupported},
+		{"x509 link without a certificate chain", signObject(t, k, stdHeader(), params()), &vpclient.Link{ClientID: "x509_san_dns:v.example", RequestURI: "https://v.example/r"}, nil, vpclient.ErrUntrusted},
 		{"redirect_uri link, signed", signObject(t, k, stdHeader(), params()), &vpclient.Link{ClientID: "redirect_uri:https://v.example/r", RequestURI: "https://v.example/r"}, nil, vpclient.ErrInvalidRequest},
 		{"not a JWS", "a.b", nil, nil, vpclient.ErrInvalidRequest},
 	} {
