@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -110,6 +111,10 @@ type Options struct {
 	// least a second otherwise). Tests shorten it to see a revocation
 	// take effect without waiting a minute.
 	StatusTTL time.Duration
+	// WalletX509Roots are the trust anchors the wallet API checks
+	// x509_san_dns verifiers against (nil: the system's roots); tests use
+	// a private CA.
+	WalletX509Roots *x509.CertPool
 }
 
 // ledgerKeyID is the keystore id of the ledger's checkpoint signing key.

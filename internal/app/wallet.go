@@ -40,6 +40,7 @@ func (a *App) openWallet(mk keys.MasterKey, opts Options) error {
 		// The health credentials' JSON-LD context, as this server serves
 		// it, for ldp_vc credentials from its own issuer.
 		JSONLDContexts: []jsonld.Context{jsonld.HealthContext(a.Config.BaseURL)},
+		X509Roots:      opts.WalletX509Roots,
 		ConsentOptions: walletapi.ConsentOptions{
 			ConsentIssuer: consentIssuer{a}, ConsentRevoker: consentRevoker{a.Status},
 			AccessLog: auditLog{a.Audit}, LedgerProofs: a.Ledger, LedgerKey: a.Ledger.VerifierKey(),
