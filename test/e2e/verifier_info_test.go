@@ -67,11 +67,7 @@ func TestVerifierInfoAttestation(t *testing.T) {
 	}
 
 	// The wallet shows it in the preview.
-	code, acct := walletCall(t, "POST", clinic.URL+"/wallet/accounts", "", map[string]any{"username": "vera", "password": "correct horse battery staple"})
-	wantStatus(t, "create account", code, acct, http.StatusCreated)
-	code, s := walletCall(t, "POST", clinic.URL+"/wallet/sessions", "", map[string]any{"username": "vera", "password": "correct horse battery staple"})
-	wantStatus(t, "sign in", code, s, http.StatusCreated)
-	code, prev := walletCall(t, "POST", clinic.URL+"/wallet/presentations/preview", s["token"].(string), map[string]any{"request": link})
+	code, prev := walletCall(t, "POST", clinic.URL+"/wallet/presentations/preview", walletAccount(t, clinic, "vera"), map[string]any{"request": link})
 	wantStatus(t, "preview", code, prev, http.StatusOK)
 	shown, _ := prev["verifier_info"].([]any)
 	if len(shown) != 1 {

@@ -17,12 +17,7 @@ import (
 // wallet's history.
 func TestWalletHoldsAndPresentsLDPVC(t *testing.T) {
 	srv := startServer(t, tempData(t), nil)
-	creds := map[string]any{"username": "ada-ldp", "password": "correct horse battery staple"}
-	code, out := walletCall(t, "POST", srv.URL+"/wallet/accounts", "", creds)
-	wantStatus(t, "create account", code, out, http.StatusCreated)
-	code, sess := walletCall(t, "POST", srv.URL+"/wallet/sessions", "", creds)
-	wantStatus(t, "sign in", code, sess, http.StatusCreated)
-	tok := str(t, sess, "token")
+	tok := walletAccount(t, srv, "ada-ldp")
 
 	var claims map[string]any
 	json.Unmarshal([]byte(patientClaims), &claims)

@@ -74,19 +74,8 @@ func TestWalletPresentsToAnX509Verifier(t *testing.T) {
 	}
 	srv := startServerConfig(t, cfg(), app.Options{WalletX509Roots: roots})
 
-	creds := map[string]any{"username": "xena", "password": "correct horse battery staple"}
-	code, out := walletCall(t, "POST", srv.URL+"/wallet/accounts", "", creds)
-	wantStatus(t, "create account", code, out, http.StatusCreated)
-	code, sess := walletCall(t, "POST", srv.URL+"/wallet/sessions", "", creds)
-	wantStatus(t, "sign in", code, sess, http.StatusCreated)
-	tok := str(t, sess, "token")
-	var claims map[string]any
-	json.Unmarshal([]byte(patientClaims), &claims)
-	code, o := postJSON(t, srv.URL+"/issuer/offers", srv.Admin, map[string]any{
-		"credential_configuration_ids": []string{"PatientIdentityCredential_dc+sd-jwt"}, "claims": claims})
-	wantStatus(t, "offer", code, o, http.StatusCreated)
-	code, acc := walletCall(t, "POST", srv.URL+"/wallet/offers", tok, map[string]any{"offer": o["offer_uri"], "accept": true})
-	wantStatus(t, "accept the offer", code, acc, http.StatusCreated)
+	tok := walletAccount(t, srv, "xena")
+	walletReceive(t, srv, tok, "PatientIdentityCredential_dc+sd-jwt")
 
 	code, vs := postJSON(t, srv.URL+"/verifier/sessions", srv.Admin, map[string]any{
 		"template": "patient-identity", "purpose": "Check in", "client_id_prefix": "x509_san_dns"})
@@ -115,10 +104,35 @@ func TestWalletPresentsToAnX509Verifier(t *testing.T) {
 	code, vs = postJSON(t, srv.URL+"/verifier/sessions", srv.Admin, map[string]any{
 		"template": "patient-identity", "purpose": "Check in", "client_id_prefix": "x509_san_dns"})
 	wantStatus(t, "x509 session", code, vs, http.StatusCreated)
-	code, s2 := walletCall(t, "POST", srv.URL+"/wallet/sessions", "", creds)
-	wantStatus(t, "sign in", code, s2, http.StatusCreated)
-	code, pv = walletCall(t, "POST", srv.URL+"/wallet/presentations/preview", str(t, s2, "token"), map[string]any{"request": vs["authorization_request"]})
+	code, pv = walletCall(t, "POST", srv.URL+"/wallet/presentations/preview", walletAccount(t, srv, "yann"), map[string]any{"request": vs["authorization_request"]})
 	if code != http.StatusUnprocessableEntity || !strings.HasSuffix(str(t, pv, "type"), "#untrusted-verifier") {
 		t.Fatalf("preview with an untrusted CA: %d %v", code, pv)
 	}
+}
+
+// walletAccount creates a wallet account on srv and returns a session
+// token for it.
+func walletAccount(t *testing.T, srv *server, username string) string {
+	t.Helper()
+	creds := map[string]any{"username": username, "password": "correct horse battery staple"}
+	code, out := walletCall(t, "POST", srv.URL+"/wallet/accounts", "", creds)
+	wantStatus(t, "create account", code, out, http.StatusCreated)
+	code, sess := walletCall(t, "POST", srv.URL+"/wallet/sessions", "", creds)
+	wantStatus(t, "sign in", code, sess, http.StatusCreated)
+	return str(t, sess, "token")
+}
+
+// walletReceive has srv's issuer offer patientClaims in configuration
+// cfg and the wallet session tok accept it; it returns the accepted
+// answer.
+func walletReceive(t *testing.T, srv *server, tok, cfg string) map[string]any {
+	t.Helper()
+	var claims map[string]any
+	json.Unmarshal([]byte(patientClaims), &claims)
+	code, o := postJSON(t, srv.URL+"/issuer/offers", srv.Admin, map[string]any{
+		"credential_configuration_ids": []string{cfg}, "claims": claims})
+	wantStatus(t, "offer", code, o, http.StatusCreated)
+	code, acc := walletCall(t, "POST", srv.URL+"/wallet/offers", tok, map[string]any{"offer": o["offer_uri"], "accept": true})
+	wantStatus(t, "accept the offer", code, acc, http.StatusCreated)
+	return acc
 }
