@@ -1,33 +1,12 @@
 package issuer
 
 import (
-	"errors"
-	"fmt"
+	"github.com/medid/medid/internal/httpx"
 	"net/http"
 )
 
 // OAuthError is an OAuth 2.0 / OpenID4VCI error response.
-type OAuthError struct {
-	Code        string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-	// Interval is the seconds a wallet waits before polling again
-	// (issuance_pending only).
-	Interval int `json:"interval,omitempty"`
-	Status   int `json:"-"`
-	// Cause is logged, never sent.
-	Cause error `json:"-"`
-}
-
-func (e *OAuthError) Error() string {
-	s := e.Code + ": " + e.Description
-	if e.Cause != nil {
-		s += ": " + e.Cause.Error()
-	}
-	return s
-}
-
-// Unwrap returns the logged cause.
-func (e *OAuthError) Unwrap() error { return e.Cause }
+type OAuthError = httpx.OAuthError
 
 // The OpenID4VCI and OAuth error codes medid answers with.
 const (
@@ -52,7 +31,7 @@ const (
 )
 
 func oauthErr(code string, status int, format string, args ...any) *OAuthError {
-	return &OAuthError{Code: code, Status: status, Description: fmt.Sprintf(format, args...)}
+	return httpx.NewOAuthError(code, status, format, args...)
 }
 
 func invalidRequest(format string, args ...any) *OAuthError {
@@ -72,10 +51,4 @@ func invalidToken(format string, args ...any) *OAuthError {
 }
 
 // AsOAuth returns err as an *OAuthError, or nil if it is not one.
-func AsOAuth(err error) *OAuthError {
-	var oe *OAuthError
-	if errors.As(err, &oe) {
-		return oe
-	}
-	return nil
-}
+func AsOAuth(err error) *OAuthError { return httpx.AsOAuthError(err) }

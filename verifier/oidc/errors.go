@@ -2,7 +2,7 @@ package oidc
 
 import (
 	"errors"
-	"fmt"
+	"github.com/medid/medid/internal/httpx"
 	"net/http"
 )
 
@@ -10,24 +10,7 @@ import (
 // userinfo endpoints the JSON body, at the authorization endpoint the
 // error parameters of the redirect (or the error page, when the client or
 // its redirect URI cannot be trusted).
-type Error struct {
-	Code        string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-	Status      int    `json:"-"`
-	// Cause is logged, never sent.
-	Cause error `json:"-"`
-}
-
-func (e *Error) Error() string {
-	s := e.Code + ": " + e.Description
-	if e.Cause != nil {
-		s += ": " + e.Cause.Error()
-	}
-	return s
-}
-
-// Unwrap returns the logged cause.
-func (e *Error) Unwrap() error { return e.Cause }
+type Error = httpx.OAuthError
 
 // The error codes of RFC 6749, RFC 6750 and OpenID Connect Core 1.0 that
 // the provider answers with.
@@ -48,7 +31,7 @@ const (
 )
 
 func oauthErr(code string, status int, format string, args ...any) *Error {
-	return &Error{Code: code, Status: status, Description: fmt.Sprintf(format, args...)}
+	return httpx.NewOAuthError(code, status, format, args...)
 }
 
 func invalidRequest(format string, args ...any) *Error {
@@ -68,13 +51,7 @@ func invalidToken(format string, args ...any) *Error {
 }
 
 // AsError returns err as an *Error, or nil.
-func AsError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return nil
-}
+func AsError(err error) *Error { return httpx.AsOAuthError(err) }
 
 // RedirectError is an authorization error that may be sent back to the
 // client: its client and redirect URI were checked, so the browser is

@@ -2,8 +2,6 @@ package oidc
 
 import (
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -90,7 +88,7 @@ func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 		return authorize(c, params)
 	})
 	g.POST(PathAuthorize, func(c echo.Context) error {
-		body, err := readForm(c.Request(), maxQueryLen)
+		body, err := httpx.ReadForm(c.Request(), maxQueryLen)
 		if err != nil {
 			return p.authorizeError(c, err)
 		}
@@ -155,7 +153,7 @@ func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 
 // token decodes, validates and answers a token request.
 func (p *Provider) token(c echo.Context) (*TokenResponse, error) {
-	body, err := readForm(c.Request(), maxFormBody)
+	body, err := httpx.ReadForm(c.Request(), maxFormBody)
 	if err != nil {
 		return nil, err
 	}
@@ -241,23 +239,6 @@ func (p *Provider) oauthError(c echo.Context, err error) error {
 		h.Set("WWW-Authenticate", `Bearer realm="medid-oidc", error="invalid_token"`)
 	}
 	return c.JSON(e.Status, e)
-}
-
-// readForm reads an application/x-www-form-urlencoded body of at most
-// limit bytes.
-func readForm(r *http.Request, limit int64) ([]byte, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, invalidRequest("the body must be application/x-www-form-urlencoded")
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, invalidRequest("could not read the body")
-	}
-	if int64(len(body)) > limit {
-		return nil, &Error{Code: CodeInvalidRequest, Status: http.StatusRequestEntityTooLarge, Description: "the body is too large"}
-	}
-	return body, nil
 }
 
 // bearer extracts an RFC 6750 bearer token from an Authorization header.

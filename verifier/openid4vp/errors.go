@@ -3,29 +3,13 @@ package openid4vp
 import (
 	"errors"
 	"fmt"
+	"github.com/medid/medid/internal/httpx"
 	"net/http"
 )
 
 // Error is an OAuth 2.0 / OpenID4VP error response, as the wallet sees it
 // at the request_uri and response_uri endpoints.
-type Error struct {
-	Code        string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-	Status      int    `json:"-"`
-	// Cause is logged, never sent.
-	Cause error `json:"-"`
-}
-
-func (e *Error) Error() string {
-	s := e.Code + ": " + e.Description
-	if e.Cause != nil {
-		s += ": " + e.Cause.Error()
-	}
-	return s
-}
-
-// Unwrap returns the logged cause.
-func (e *Error) Unwrap() error { return e.Cause }
+type Error = httpx.OAuthError
 
 // Error codes of OpenID4VP 1.0 section 8.5 and RFC 6749 that medid sends or
 // receives.
@@ -51,13 +35,7 @@ func invalidRequest(format string, args ...any) *Error {
 }
 
 // asError returns err as an *Error, or nil.
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return nil
-}
+func asError(err error) *Error { return httpx.AsOAuthError(err) }
 
 // Sentinel errors of the session API (rendered as problem+json).
 var (

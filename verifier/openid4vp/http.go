@@ -2,8 +2,6 @@ package openid4vp
 
 import (
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 
@@ -98,7 +96,7 @@ func (s *Service) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 	}
 	g.GET(PathRequests+"/:rid", func(c echo.Context) error { return requestObject(c, nil) })
 	g.POST(PathRequests+"/:rid", func(c echo.Context) error {
-		body, err := readForm(c, 32<<10)
+		body, err := httpx.ReadForm(c.Request(), 32<<10)
 		if err != nil {
 			return s.walletError(c, err)
 		}
@@ -109,7 +107,7 @@ func (s *Service) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 		return requestObject(c, &WalletRequest{WalletNonce: form.Get("wallet_nonce"), WalletMetadata: form.Get("wallet_metadata")})
 	})
 	g.POST(PathResponses+"/:rid", func(c echo.Context) error {
-		body, err := readForm(c, MaxResponseBody)
+		body, err := httpx.ReadForm(c.Request(), MaxResponseBody)
 		if err != nil {
 			return s.walletError(c, err)
 		}
@@ -120,23 +118,6 @@ func (s *Service) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, reply)
 	})
-}
-
-// readForm reads an application/x-www-form-urlencoded body of at most
-// limit bytes.
-func readForm(c echo.Context, limit int64) ([]byte, error) {
-	mt, _, err := mime.ParseMediaType(c.Request().Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, invalidRequest("the body must be application/x-www-form-urlencoded")
-	}
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, limit+1))
-	if err != nil {
-		return nil, invalidRequest("could not read the body")
-	}
-	if int64(len(body)) > limit {
-		return nil, &Error{Code: CodeInvalidRequest, Status: http.StatusRequestEntityTooLarge, Description: "the body is too large"}
-	}
-	return body, nil
 }
 
 // walletError renders err as an OAuth error response; an error that is
