@@ -1,8 +1,6 @@
 package walletapi
 
 import (
-	"strconv"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/medid/medid/internal/httpx"
@@ -49,13 +47,9 @@ func (s *Service) registerConsents(g *echo.Group) {
 	}
 	if s.opt.AccessLog != nil && s.opt.LedgerProofs != nil && s.opt.LedgerKey != "" {
 		g.GET("/wallet/access-log", func(c echo.Context) error {
-			limit := 0
-			if q := c.QueryParam("limit"); q != "" {
-				n, err := strconv.Atoi(q)
-				if err != nil || n < 1 || n > MaxAccessLogLimit {
-					return httpx.BadRequest("limit", "must be an integer from 1 to "+strconv.Itoa(MaxAccessLogLimit))
-				}
-				limit = n
+			limit, err := limitParam(c, 0, MaxAccessLogLimit)
+			if err != nil {
+				return err
 			}
 			v, err := s.AccessLog(c.Request().Context(), account(c), limit, c.QueryParam("cursor"))
 			if err != nil {

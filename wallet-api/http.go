@@ -172,13 +172,9 @@ func (s *Service) Register(g *echo.Group) {
 	}, auth)
 
 	g.GET("/wallet/history", func(c echo.Context) error {
-		limit := 100
-		if q := c.QueryParam("limit"); q != "" {
-			n, err := strconv.Atoi(q)
-			if err != nil || n < 1 || n > 1000 {
-				return httpx.BadRequest("limit", "must be an integer from 1 to 1000")
-			}
-			limit = n
+		limit, err := limitParam(c, 100, 1000)
+		if err != nil {
+			return err
 		}
 		h, err := s.History(c.Request().Context(), account(c), limit)
 		if err != nil {
@@ -251,4 +247,18 @@ func ok(c echo.Context, v any) error {
 func created(c echo.Context, v any) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, v)
+}
+
+// limitParam reads the optional limit query parameter: an integer from 1
+// to max, def when absent.
+func limitParam(c echo.Context, def, max int) (int, error) {
+	q := c.QueryParam("limit")
+	if q == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 1 || n > max {
+		return 0, httpx.BadRequest("limit", "must be an integer from 1 to "+strconv.Itoa(max))
+	}
+	return n, nil
 }

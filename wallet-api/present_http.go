@@ -1,8 +1,6 @@
 package walletapi
 
 import (
-	"strconv"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/medid/medid/internal/httpx"
@@ -45,13 +43,9 @@ func (s *Service) registerPresentations(g *echo.Group) {
 		return ok(c, res)
 	}, auth)
 	g.GET("/wallet/presentations", func(c echo.Context) error {
-		limit := 100
-		if q := c.QueryParam("limit"); q != "" {
-			n, err := strconv.Atoi(q)
-			if err != nil || n < 1 || n > 1000 {
-				return httpx.BadRequest("limit", "must be an integer from 1 to 1000")
-			}
-			limit = n
+		limit, err := limitParam(c, 100, 1000)
+		if err != nil {
+			return err
 		}
 		ps, err := s.Presentations(c.Request().Context(), account(c), limit)
 		if err != nil {
