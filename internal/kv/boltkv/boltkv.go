@@ -20,7 +20,6 @@ import (
 	"math"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -50,9 +49,9 @@ const initialMmapSize = 1 << 30
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
-	// writing counts the writes in flight: concurrent writes are coalesced
-	// into shared transactions (group commit: one fsync for many writes).
-	writing atomic.Int32
+	// writes coalesces concurrent writes into shared transactions (group
+	// commit: one fsync for many writes).
+	writes writeQueue
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -107,7 +106,6 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
 	go s.janitor()
 	return s, nil
 }
@@ -339,17 +337,106 @@ func conflicts(tx *bolt.Tx, key string, old []byte, now time.Time) (bool, error)
 	return (old == nil && present) || (old != nil && (!present || !bytes.Equal(old, e.value))), nil
 }
 
-// update runs a write transaction. A write that finds another in flight
-// joins a shared batch (bbolt's Batch, which may run fn again: every fn
-// here is idempotent), so that concurrent writers share one commit and,
-// on a synced store, one fsync; a lone write commits at once. Either way
-// update returns only once its write is committed.
+// update runs fn in a write transaction and returns once it is
+// committed. Writes that arrive while another commits queue, and the
+// first of them then commits them all in one transaction (group commit:
+// one fsync for many writes), with no timer: a lone write commits at
+// once. A write in a shared transaction may run more than once (every fn
+// here is idempotent): if one fails, the transaction is rolled back and
+// each runs alone, so that its error is its own.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	defer s.writing.Add(-1)
-	if s.writing.Add(1) > 1 {
-		return s.db.Batch(fn)
+	w := &write{fn: fn, done: make(chan bool, 1)}
+	q := &s.writes
+	q.mu.Lock()
+	q.queue = append(q.queue, w)
+	if q.leading {
+		q.mu.Unlock()
+		if lead := <-w.done; !lead {
+			return w.err
+		}
+		q.mu.Lock() // w leads the next batch, which holds w
 	}
-	return s.db.Update(fn)
+	q.leading = true
+	batch := q.queue
+	q.queue = nil
+	q.mu.Unlock()
+
+	s.commit(batch)
+
+	q.mu.Lock()
+	var next *write
+	if len(q.queue) > 0 {
+		next = q.queue[0]
+	} else {
+		q.leading = false
+	}
+	q.mu.Unlock()
+	for _, o := range batch {
+		if o != w {
+			o.done <- false
+		}
+	}
+	if next != nil {
+		next.done <- true
+	}
+	return w.err
+}
+
+// writeQueue is the store's group commit (see update).
+type writeQueue struct {
+	mu      sync.Mutex
+	queue   []*write
+	leading bool
+}
+
+// write is one update waiting to be committed.
+type write struct {
+	fn  func(*bolt.Tx) error
+	err error
+	// done receives false once the write is committed (or failed), or
+	// true when its caller must commit the next batch.
+	done chan bool
+}
+
+// commit runs batch's writes in one transaction, or, if one of them
+// fails, each in its own.
+func (s *Store) commit(batch []*write) {
+	if len(batch) == 1 {
+		batch[0].err = s.db.Update(safe(batch[0].fn))
+		return
+	}
+	failed := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range batch {
+			if err := safe(w.fn)(tx); err != nil {
+				failed = true
+				return err
+			}
+		}
+		return nil
+	})
+	if !failed {
+		for _, w := range batch {
+			w.err = err // nil, or the commit's own failure
+		}
+		return
+	}
+	for _, w := range batch {
+		w.err = s.db.Update(safe(w.fn))
+	}
+}
+
+// safe turns a panic in fn into an error, so that one write's bug cannot
+// leave the writes queued behind it waiting for ever.
+func safe(fn func(*bolt.Tx) error) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("boltkv: write panicked: %v", r)
+			}
+		}()
+		return fn(tx)
+	}
 }
 
 // Take implements kv.Store.

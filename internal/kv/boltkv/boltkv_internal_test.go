@@ -1,10 +1,14 @@
 package boltkv
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,5 +203,96 @@ func TestClosedStore(t *testing.T) {
 	}
 	if err := s.Put(t.Context(), "k", []byte("v"), 0); err == nil {
 		t.Fatal("Put on a closed store succeeded")
+	}
+}
+
+// TestGroupCommit: concurrent writes share transactions, and a write that
+// fails or panics in a shared transaction gets its own error while every
+// other write is committed.
+func TestGroupCommit(t *testing.T) {
+	s, _ := openTemp(t)
+	const writers = 64
+	// run starts writers concurrent writes; fail, if set, gives write i's
+	// own result (nil: put its key).
+	run := func(round string, fail func(i int) error) ([]error, int) {
+		errs := make([]error, writers)
+		var mu sync.Mutex
+		txs := map[int]bool{} // the committed transactions writes ran in
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range writers {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.update(func(tx *bolt.Tx) error {
+					mu.Lock()
+					txs[tx.ID()] = true
+					mu.Unlock()
+					if fail != nil {
+						if err := fail(i); err != nil {
+							return err
+						}
+					}
+					return tx.Bucket(bucketName).Put(fmt.Appendf(nil, "%s/%02d", round, i), encode([]byte("v"), 0))
+				})
+			})
+		}
+		close(start)
+		wg.Wait()
+		return errs, len(txs)
+	}
+
+	errs, n := run("a", nil)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if n >= writers {
+		t.Errorf("%d concurrent writers ran in %d transactions: none was shared", writers, n)
+	}
+	t.Logf("%d concurrent writers, %d transactions", writers, n)
+
+	errs, _ = run("b", func(i int) error {
+		switch i {
+		case 7:
+			return errors.New("write 7 refused")
+		case 11:
+			panic("write 11 broke")
+		}
+		return nil
+	})
+	for i, err := range errs {
+		switch i {
+		case 7:
+			if err == nil || err.Error() != "write 7 refused" {
+				t.Errorf("write 7: %v, want its own error", err)
+			}
+		case 11:
+			if err == nil || !strings.Contains(err.Error(), "write 11 broke") {
+				t.Errorf("write 11: %v, want the panic as an error", err)
+			}
+		default:
+			if err != nil {
+				t.Errorf("write %d: %v", i, err)
+			}
+		}
+	}
+	var b []string
+	for _, k := range rawKeys(t, s) {
+		if strings.HasPrefix(k, "b/") {
+			b = append(b, k)
+		}
+	}
+	if len(b) != writers-2 || slices.Contains(b, "b/07") || slices.Contains(b, "b/11") {
+		t.Fatalf("committed %d keys, want all %d but b/07 and b/11: %v", len(b), writers-2, b)
+	}
+
+	// A lone write commits at once: no batch timer.
+	begin := time.Now()
+	if err := s.Put(context.Background(), "lone", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d > 500*time.Millisecond {
+		t.Errorf("a lone write took %v", d)
 	}
 }
