@@ -13,7 +13,7 @@ const (
 	// DefaultBatchMaxAge is how long the first entry of a batch waits for
 	// company before the batch is sequenced. tessera's own default (250 ms)
 	// caps a log with few concurrent writers at about 60 appends/s.
-	DefaultBatchMaxAge = 10 * time.Millisecond
+	DefaultBatchMaxAge = 2 * time.Millisecond
 	// DefaultBatchMaxSize is the largest number of entries sequenced at once.
 	DefaultBatchMaxSize = 256
 	// DefaultCheckpointInterval is how often a new checkpoint may be

@@ -63,7 +63,11 @@ type Log struct {
 
 	// mu guards closed against Append's in-flight accounting, so Close
 	// sees every append that got past the closed check.
-	mu             sync.RWMutex
+	mu sync.RWMutex
+	// The groups waiting for appendLoop, and its wake-up call.
+	qmu            sync.Mutex
+	queue          []*group
+	wake           chan struct{}
 	closed         bool
 	inflight       sync.WaitGroup
 	outstanding    atomic.Int64
@@ -164,7 +168,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	proofs, _ := lru.New[proofKey, [][]byte](proofCacheSize)
 	tiles, _ := lru.New[tileKey, *expandedTile](tileCacheSize)
 	ok = true
-	return &Log{
+	l := &Log{
 		dir:            dir,
 		origin:         cfg.Origin,
 		vkey:           vkey,
@@ -177,7 +181,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		maxOutstanding: int64(cfg.MaxOutstanding),
 		proofs:         proofs,
 		tiles:          tiles,
-	}, nil
+		wake:           make(chan struct{}, 1),
+	}
+	go l.appendLoop(bg)
+	return l, nil
 }
 
 // Origin returns the log's checkpoint origin line.
@@ -195,62 +202,146 @@ func (l *Log) VerifierKey() string { return l.vkey }
 // Close, and ctx's error if ctx ends first (the entry may still be
 // sequenced). Append copies data.
 func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
-	if len(data) > MaxEntrySize {
-		return 0, fmt.Errorf("%w: %d bytes, at most %d", ErrEntryTooLarge, len(data), MaxEntrySize)
-	}
-	if err := ctx.Err(); err != nil {
+	idx, err := l.AppendAll(ctx, [][]byte{data})
+	if err != nil {
 		return 0, err
 	}
+	return idx[0], nil
+}
+
+// AppendAll adds each of data as an entry, in order, and returns their
+// indexes once all are durably sequenced and integrated. It is Append for
+// many entries at once: one call, one wait. Entries are sequenced in the
+// order given but need not be adjacent.
+//
+// On error no index is returned; as with Append, some of the entries may
+// still have been sequenced (a failed batch, or ctx ending first). Too
+// many entries for the log's MaxOutstanding at once is ErrPushback.
+func (l *Log) AppendAll(ctx context.Context, data [][]byte) ([]uint64, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	for _, d := range data {
+		if len(d) > MaxEntrySize {
+			return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrEntryTooLarge, len(d), MaxEntrySize)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := int64(len(data))
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		return 0, ErrClosed
+		return nil, ErrClosed
 	}
-	if l.outstanding.Add(1) > l.maxOutstanding {
-		l.outstanding.Add(-1)
+	if l.outstanding.Add(n) > l.maxOutstanding {
+		l.outstanding.Add(-n)
 		l.mu.RUnlock()
-		l.stats.pushbacks.Add(1)
-		return 0, ErrPushback
+		l.stats.pushbacks.Add(uint64(n))
+		return nil, ErrPushback
 	}
 	l.inflight.Add(1)
-	future := l.add(ctx, tessera.NewEntry(bytes.Clone(data)))
-	l.mu.RUnlock()
-
-	type result struct {
-		idx uint64
-		err error
+	g := &group{entries: make([]*tessera.Entry, len(data)), done: make(chan groupResult, 1)}
+	for i, d := range data {
+		g.entries[i] = tessera.NewEntry(bytes.Clone(d))
 	}
-	done := make(chan result, 1)
-	// The future ignores ctx, so resolve it in the background; the entry
-	// stays accounted for (and Close waits for it) even if ctx ends.
-	go func() {
-		defer l.inflight.Done()
-		defer l.outstanding.Add(-1)
-		i, err := future()
-		if err != nil {
-			l.stats.appendErrors.Add(1)
-			if errors.Is(err, tessera.ErrPushback) {
-				err = fmt.Errorf("%w: %v", ErrPushback, err)
-			} else {
-				err = fmt.Errorf("ledger: append: %w", err)
-			}
-			done <- result{err: err}
-			return
-		}
-		l.stats.appended.Add(1)
-		for next := i.Index + 1; ; {
-			cur := l.nextSeq.Load()
-			if cur >= next || l.nextSeq.CompareAndSwap(cur, next) {
-				break
-			}
-		}
-		done <- result{idx: i.Index}
-	}()
+	l.qmu.Lock()
+	l.queue = append(l.queue, g)
+	l.qmu.Unlock()
+	l.mu.RUnlock()
 	select {
-	case r := <-done:
+	case l.wake <- struct{}{}:
+	default:
+	}
+	// The group is appended whatever ctx does; it stays accounted for
+	// (and Close waits for it) until it is.
+	select {
+	case r := <-g.done:
 		return r.idx, r.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return nil, ctx.Err()
+	}
+}
+
+// A group is one AppendAll call's entries.
+type group struct {
+	entries []*tessera.Entry
+	done    chan groupResult // buffered: the appender never waits on a caller
+}
+
+type groupResult struct {
+	idx []uint64
+	err error
+}
+
+// appendLoop is the log's group commit: it hands every queued group to
+// tessera at once, waits until all are sequenced, and only then takes
+// the groups that queued meanwhile. So batches grow with the load: an
+// idle log sequences an entry within a batch age, and a busy one writes
+// each batch's bundles and tiles once for as many entries as arrived
+// during the previous batch, rather than once per batch age (tessera
+// does not merge batches that queue behind a slow write, so at small
+// batch ages its backlog grows without bound under load).
+func (l *Log) appendLoop(ctx context.Context) {
+	for {
+		select {
+		case <-l.wake:
+		case <-ctx.Done():
+			return
+		}
+		for {
+			l.qmu.Lock()
+			gs := l.queue
+			l.queue = nil
+			l.qmu.Unlock()
+			if len(gs) == 0 {
+				break
+			}
+			l.appendGroups(ctx, gs)
+		}
+	}
+}
+
+// appendGroups appends gs's entries, in order, and answers each group.
+func (l *Log) appendGroups(ctx context.Context, gs []*group) {
+	futures := make([][]tessera.IndexFuture, len(gs))
+	for i, g := range gs {
+		futures[i] = make([]tessera.IndexFuture, len(g.entries))
+		for j, e := range g.entries {
+			futures[i][j] = l.add(ctx, e)
+		}
+	}
+	for i, g := range gs {
+		r := groupResult{idx: make([]uint64, len(g.entries))}
+		for j, f := range futures[i] {
+			idx, err := f()
+			if err != nil {
+				l.stats.appendErrors.Add(1)
+				if r.err == nil {
+					if errors.Is(err, tessera.ErrPushback) {
+						r.err = fmt.Errorf("%w: %v", ErrPushback, err)
+					} else {
+						r.err = fmt.Errorf("ledger: append: %w", err)
+					}
+				}
+				continue
+			}
+			l.stats.appended.Add(1)
+			r.idx[j] = idx.Index
+			for next := idx.Index + 1; ; {
+				cur := l.nextSeq.Load()
+				if cur >= next || l.nextSeq.CompareAndSwap(cur, next) {
+					break
+				}
+			}
+		}
+		if r.err != nil {
+			r.idx = nil
+		}
+		l.outstanding.Add(-int64(len(g.entries)))
+		g.done <- r
+		l.inflight.Done()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -524,5 +525,87 @@ func TestInclusionProofDetectsDamagedTile(t *testing.T) {
 	}
 	if _, err := l.InclusionProof(ctx, 299, cp.Size); err != nil {
 		t.Errorf("InclusionProof(299) not touching the damaged tile: %v", err)
+	}
+}
+
+// TestAppendAll: one call appends many entries, in order, alongside lone
+// appends from other goroutines; every entry lands at the index it was
+// given, and the tree stays dense.
+func TestAppendAll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := openLog(t, t.TempDir())
+
+	const lone, workers, batch = 400, 32, 300
+	data := make([][]byte, batch)
+	for i := range data {
+		data[i] = fmt.Appendf(nil, `{"op":"batch","n":%d}`, i)
+	}
+	var idx []uint64
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(5 * time.Millisecond) // among the lone appends
+		idx, err = l.AppendAll(ctx, data)
+	}()
+	loneData, _ := appendN(t, l, lone, workers)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx) != batch {
+		t.Fatalf("AppendAll returned %d indexes for %d entries", len(idx), batch)
+	}
+	want := maps.Clone(loneData)
+	for i, x := range idx {
+		if i > 0 && x <= idx[i-1] {
+			t.Fatalf("AppendAll indexes out of order: %d after %d", x, idx[i-1])
+		}
+		if _, dup := want[x]; dup {
+			t.Fatalf("index %d given to a batch entry and a lone append", x)
+		}
+		want[x] = data[i]
+	}
+	last := uint64(lone + batch - 1)
+	if _, err := l.AwaitCheckpoint(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	n := uint64(0)
+	for e, err := range l.Entries(ctx, 0, last+1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(e.Data, want[e.Index]) {
+			t.Fatalf("entry %d holds %q, want %q", e.Index, e.Data, want[e.Index])
+		}
+		n++
+	}
+	if n != last+1 {
+		t.Fatalf("%d entries read, want %d", n, last+1)
+	}
+
+	if idx, err := l.AppendAll(ctx, nil); err != nil || idx != nil {
+		t.Errorf("AppendAll(nil) = %v, %v", idx, err)
+	}
+	if _, err := l.AppendAll(ctx, [][]byte{[]byte("ok"), make([]byte, ledger.MaxEntrySize+1)}); !errors.Is(err, ledger.ErrEntryTooLarge) {
+		t.Errorf("AppendAll with an oversized entry = %v, want ErrEntryTooLarge", err)
+	}
+	size, err := l.IntegratedSize(ctx)
+	if err != nil || size != last+1 {
+		t.Errorf("after the refused AppendAll the tree holds %d entries (%v), want %d: nothing of it may be appended", size, err, last+1)
+	}
+	small := openLog(t, t.TempDir(), func(c *ledger.Config) { c.MaxOutstanding = 10 })
+	if _, err := small.AppendAll(ctx, data[:11]); !errors.Is(err, ledger.ErrPushback) {
+		t.Errorf("AppendAll beyond MaxOutstanding = %v, want ErrPushback", err)
+	}
+	if _, err := small.AppendAll(ctx, data[:10]); err != nil {
+		t.Errorf("AppendAll of MaxOutstanding entries: %v", err)
+	}
+	if err := small.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := small.AppendAll(ctx, data[:1]); !errors.Is(err, ledger.ErrClosed) {
+		t.Errorf("AppendAll after Close = %v, want ErrClosed", err)
 	}
 }
