@@ -25,6 +25,9 @@ import (
 // Append.
 type Appender interface {
 	Append(ctx context.Context, data []byte) (index uint64, err error)
+	// AppendAll appends each of data, in order, and returns their
+	// indexes; on error, none is known to be appended.
+	AppendAll(ctx context.Context, data [][]byte) ([]uint64, error)
 }
 
 // Options configure a Service.
@@ -45,8 +48,8 @@ type Options struct {
 	// SweepInterval is how often entries left pending by Log are looked
 	// for and committed (default 30 s; the first sweep runs at New).
 	SweepInterval time.Duration
-	// MaxPending bounds the Log commitments in flight (default 4096);
-	// Log waits for a slot beyond it.
+	// MaxPending bounds the Log commitments queued or in flight (default
+	// 4096); Log waits for a slot beyond it.
 	MaxPending int
 }
 
@@ -66,12 +69,16 @@ type Service struct {
 	days sync.Map
 
 	// The background committer of Log's entries.
-	slots      chan struct{}
-	committing sync.Map // entry id → true while being committed here
+	slots      chan struct{} // one per commitment queued or in flight
+	committing sync.Map      // entry id → true while queued or being committed here
+	qmu        sync.Mutex
+	queue      []toCommit
+	wake       chan struct{}
+	finishing  chan finishBatch
+	finished   chan struct{} // closed when the finisher ends
 	stop       chan struct{}
 	closeOnce  sync.Once
-	wg         sync.WaitGroup
-	finishing  chan finish
+	wg         sync.WaitGroup // the sweep
 }
 
 // New returns the access log over store, committing to ledger.
@@ -103,7 +110,10 @@ func New(store kv.Store, ledger Appender, opts Options) (*Service, error) {
 	}
 	s.slots = make(chan struct{}, opts.MaxPending)
 	s.stop = make(chan struct{})
-	s.finishing = make(chan finish, maxFinishBatch)
+	s.wake = make(chan struct{}, 1)
+	s.finishing = make(chan finishBatch, 16)
+	s.finished = make(chan struct{})
+	go s.committer()
 	go s.finisher()
 	s.wg.Add(1)
 	go s.sweep(opts.SweepInterval)
