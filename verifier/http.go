@@ -14,7 +14,6 @@ import (
 	"github.com/medid/medid/did"
 	"github.com/medid/medid/did/didjwk"
 	"github.com/medid/medid/internal/httpx"
-	"github.com/medid/medid/internal/keys"
 )
 
 // VerifyCredentialRequest is the VC-API body of POST /credentials/verify.
@@ -212,11 +211,7 @@ func didOrJWK(id string, key crypto.PublicKey) did.DID {
 	if key == nil {
 		return did.DID{}
 	}
-	jwk, err := keys.PublicJWKJSONOf(key)
-	if err != nil {
-		return did.DID{}
-	}
-	d, err := didjwk.New(jwk)
+	d, err := didjwk.FromPublicKey(key)
 	if err != nil {
 		return did.DID{}
 	}

@@ -11,6 +11,7 @@ package didjwk
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdh"
 	"encoding/base64"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"github.com/gowebpki/jcs"
 
 	"github.com/medid/medid/did"
+	"github.com/medid/medid/internal/keys"
 )
 
 // MethodName is the DID method name, "jwk".
@@ -102,6 +104,19 @@ func New(jwkJSON []byte) (did.DID, error) {
 		return did.DID{}, fmt.Errorf("didjwk: %w", err)
 	}
 	return did.Parse("did:jwk:" + base64.RawURLEncoding.EncodeToString(canon))
+}
+
+// FromPublicKey returns the did:jwk DID of a P-256 (*ecdsa.PublicKey) or
+// Ed25519 public key: New of its JWK, without parsing the JWK back. It
+// is the cheap way for a verifier that holds a checked key.
+func FromPublicKey(pub crypto.PublicKey) (did.DID, error) {
+	// PublicJWKJSONOf writes the members in JCS order, with base64url
+	// values that JCS leaves as they are: its output is already canonical.
+	j, err := keys.PublicJWKJSONOf(pub)
+	if err != nil {
+		return did.DID{}, fmt.Errorf("didjwk: %w", err)
+	}
+	return did.Parse("did:jwk:" + base64.RawURLEncoding.EncodeToString(j))
 }
 
 // key is what Resolve needs to know about a validated JWK.

@@ -2,17 +2,22 @@ package didjwk
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/medid/medid/did"
+	"github.com/medid/medid/internal/keys"
 )
 
 const (
@@ -167,6 +172,54 @@ func TestNew(t *testing.T) {
 	}
 	if d.String() != p256DID {
 		t.Fatalf("New = %s, want %s", d, p256DID)
+	}
+}
+
+// TestFromPublicKey: the DID of a key is New of its JWK, for both key
+// types, and other keys are refused.
+func TestFromPublicKey(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pub := range map[string]crypto.PublicKey{"P-256": &ec.PublicKey, "Ed25519": edPub} {
+		got, err := FromPublicKey(pub)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		j, err := keys.PublicJWKJSONOf(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// New from the members in another order: JCS puts them back.
+		var m map[string]any
+		if err := json.Unmarshal(j, &m); err != nil {
+			t.Fatal(err)
+		}
+		shuffled := fmt.Appendf(nil, `{"x":%q,"kty":%q,"crv":%q`, m["x"], m["kty"], m["crv"])
+		if y, ok := m["y"]; ok {
+			shuffled = fmt.Appendf(shuffled, `,"y":%q`, y)
+		}
+		want, err := New(append(shuffled, '}'))
+		if err != nil {
+			t.Fatalf("%s: New: %v", name, err)
+		}
+		if got != want {
+			t.Fatalf("%s: FromPublicKey = %s, New = %s", name, got, want)
+		}
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pub := range map[string]crypto.PublicKey{"P-384": &p384.PublicKey, "nil": nil, "bytes": []byte("key")} {
+		if d, err := FromPublicKey(pub); err == nil {
+			t.Errorf("%s: FromPublicKey = %s, want an error", name, d)
+		}
 	}
 }
 
