@@ -52,7 +52,8 @@ type verificationProblem struct {
 //
 // Every verification they run, passed or failed, is reported to
 // Options.OnResult (a request refused before verification, such as a
-// body that is not JSON or a missing challenge, is not).
+// body that is not JSON or a missing challenge, is not); when it cannot
+// be logged they answer 503 instead.
 func (v *Verifier) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 	g.POST("/credentials/verify", func(c echo.Context) error {
 		var req VerifyCredentialRequest
@@ -63,7 +64,9 @@ func (v *Verifier) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 			return httpx.BadRequest("verifiableCredential", "verifiableCredential is required")
 		}
 		vc, err := v.VerifyCredential(c.Request().Context(), req.VerifiableCredential)
-		v.report(c.Request().Context(), credentialEvent(vc, err))
+		if lerr := v.report(c.Request().Context(), credentialEvent(vc, err)); lerr != nil {
+			return lerr
+		}
 		if err != nil {
 			return renderFailure(c, "verifiableCredential", err)
 		}
@@ -84,7 +87,9 @@ func (v *Verifier) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 			return httpx.BadRequest("options.domain", "options.domain is required: presentations are bound to a domain")
 		}
 		vp, err := v.VerifyPresentation(c.Request().Context(), "", req.VerifiablePresentation, req.Options.Challenge, req.Options.Domain)
-		v.report(c.Request().Context(), presentationEvent(vp, err))
+		if lerr := v.report(c.Request().Context(), presentationEvent(vp, err)); lerr != nil {
+			return lerr
+		}
 		if err != nil {
 			return renderFailure(c, "verifiablePresentation", err)
 		}
@@ -152,11 +157,16 @@ type Event struct {
 	Patient did.DID
 }
 
-// report hands e to Options.OnResult, if set.
-func (v *Verifier) report(ctx context.Context, e Event) {
-	if v.opt.OnResult != nil {
-		v.opt.OnResult(ctx, e)
+// report hands e to Options.OnResult, if set, and turns its failure into
+// the answer.
+func (v *Verifier) report(ctx context.Context, e Event) error {
+	if v.opt.OnResult == nil {
+		return nil
 	}
+	if err := v.opt.OnResult(ctx, e); err != nil {
+		return httpx.Unavailable("the verification could not be logged; retry", 1, err)
+	}
+	return nil
 }
 
 // credentialEvent describes the outcome of VerifyCredential.

@@ -29,9 +29,10 @@ func serve(t *testing.T, w *world) *httptest.Server {
 }
 
 type response struct {
-	status int
-	ctype  string
-	body   map[string]any
+	status     int
+	ctype      string
+	body       map[string]any
+	retryAfter string
 }
 
 func post(t *testing.T, srv *httptest.Server, path, token string, body []byte) response {
@@ -47,7 +48,7 @@ func post(t *testing.T, srv *httptest.Server, path, token string, body []byte) r
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type")}
+	r := response{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), retryAfter: resp.Header.Get("Retry-After")}
 	if err := json.Unmarshal(b, &r.body); err != nil {
 		t.Fatalf("%s: %d, body is not JSON: %.200s", path, resp.StatusCode, b)
 	}

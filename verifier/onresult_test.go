@@ -2,10 +2,12 @@ package verifier_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/medid/medid/credentials/health"
@@ -19,10 +21,11 @@ type events struct {
 	list []verifier.Event
 }
 
-func (e *events) record(_ context.Context, ev verifier.Event) {
+func (e *events) record(_ context.Context, ev verifier.Event) error {
 	e.mu.Lock()
 	e.list = append(e.list, ev)
 	e.mu.Unlock()
+	return nil
 }
 
 // take returns the events since the last call.
@@ -135,5 +138,40 @@ func TestHTTPOnResult(t *testing.T) {
 	post(t, srv, "/presentations/verify", "", body(map[string]any{"verifiablePresentation": p, "options": opts}))
 	if l := got.take(); len(l) != 0 {
 		t.Fatalf("refused requests were reported: %+v", l)
+	}
+}
+
+// TestHTTPOnResultFailsClosed: when the hook cannot log a verification,
+// the caller gets 503 problem+json with Retry-After and no result, for a
+// verification that passed and for one that failed.
+func TestHTTPOnResultFailsClosed(t *testing.T) {
+	var calls atomic.Int32
+	w := newWorld(t, func(o *verifier.Options) {
+		o.OnResult = func(context.Context, verifier.Event) error {
+			calls.Add(1)
+			return errors.New("store unavailable")
+		}
+	})
+	srv := serve(t, w)
+	sd, _ := w.issueSD(sdOpts{})
+	p := w.present(sd, nonce, audience, []any{"given_name"})
+	for name, opts := range map[string]map[string]any{
+		"valid":           {"challenge": nonce, "domain": audience},
+		"wrong challenge": {"challenge": "another", "domain": audience},
+	} {
+		r := post(t, srv, "/presentations/verify", adminToken, body(map[string]any{"verifiablePresentation": p, "options": opts}))
+		if r.status != 503 || r.ctype != "application/problem+json" || r.retryAfter != "1" || r.body["type"] == nil {
+			t.Fatalf("%s: %d %s Retry-After %q %v", name, r.status, r.ctype, r.retryAfter, r.body)
+		}
+		if r.body["verified"] != nil || r.body["presentation"] != nil || r.body["checks"] != nil {
+			t.Fatalf("%s: the unlogged result was answered: %v", name, r.body)
+		}
+	}
+	jwt, _ := w.issueJWT(jwtOpts{format: jwtvc.VCJWT})
+	if r := post(t, srv, "/credentials/verify", adminToken, body(map[string]any{"verifiableCredential": jwt})); r.status != 503 || r.body["credential"] != nil {
+		t.Fatalf("credential: %d %v", r.status, r.body)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("hook called %d times, want 3", n)
 	}
 }

@@ -82,8 +82,11 @@ type Options struct {
 	// OnResult, if set, is called by the VC-API handlers (see Register)
 	// after every verification, passed or failed, before the response is
 	// written: for an access log. It runs on the request's goroutine and
-	// gets names only, never claim values.
-	OnResult func(ctx context.Context, e Event)
+	// gets names only, never claim values. If it returns an error the
+	// verification was not logged, and the handler answers 503 (problem
+	// type unavailable, Retry-After 1) instead of its result: nothing is
+	// acted on that the log does not show.
+	OnResult func(ctx context.Context, e Event) error
 }
 
 // Validate checks o.

@@ -271,6 +271,7 @@ func (p presentationVerifier) record(ctx context.Context, vp *verifier.VerifiedP
 			e.CredentialTypes = append(e.CredentialTypes, c.Types()...)
 			e.ClaimNames = append(e.ClaimNames, c.ClaimNames()...)
 		}
+		e.CredentialTypes, e.ClaimNames = audit.Names(e.CredentialTypes), audit.Names(e.ClaimNames)
 	}
 	if _, err := p.a.Audit.Log(ctx, e); err != nil {
 		p.a.Log.ErrorContext(ctx, "access log: could not record a verification", "err", err)
@@ -283,14 +284,15 @@ func (p presentationVerifier) record(ctx context.Context, vp *verifier.VerifiedP
 // the credential types and claim names, and the failed checks (or why
 // none could run). The entry is stored before the answer goes out; its
 // commitment reaches the ledger in the background (audit.Service.Log).
-// The access log is opened after the verifier, so it is looked up per
-// call.
-func (a *App) recordVCAPI(ctx context.Context, ev verifier.Event) {
+// When it cannot be stored the error makes the handler answer 503, not
+// the result. The access log is opened after the verifier, so it is
+// looked up per call.
+func (a *App) recordVCAPI(ctx context.Context, ev verifier.Event) error {
 	if a.Audit == nil {
-		return
+		return nil
 	}
 	e := audit.Entry{Kind: audit.KindVerification, Verifier: a.ServerDID, Outcome: audit.OutcomeVerified,
-		PatientDID: ev.Patient, CredentialTypes: ev.CredentialTypes, ClaimNames: ev.ClaimNames}
+		PatientDID: ev.Patient, CredentialTypes: audit.Names(ev.CredentialTypes), ClaimNames: audit.Names(ev.ClaimNames)}
 	if !ev.Verified {
 		e.Outcome = audit.OutcomeFailed
 		for _, n := range ev.Failed {
@@ -301,8 +303,10 @@ func (a *App) recordVCAPI(ctx context.Context, ev verifier.Event) {
 		}
 	}
 	if _, err := a.Audit.Log(ctx, e); err != nil {
-		a.Log.ErrorContext(ctx, "access log: could not record a VC-API verification", "err", err)
+		a.Log.ErrorContext(ctx, "access log: could not record a VC-API verification; answered 503", "err", err)
+		return err
 	}
+	return nil
 }
 
 // loadVerifierInfo reads the --verifier-info file: a JSON array of

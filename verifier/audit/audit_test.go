@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -528,5 +530,34 @@ func TestPseudonyms(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal(c, &m); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNames: Names keeps what an entry can hold, and Record accepts it.
+func TestNames(t *testing.T) {
+	many := make([]string, 100)
+	for i := range many {
+		many[i] = fmt.Sprintf("claim_%03d", i)
+	}
+	for name, tc := range map[string]struct{ in, want []string }{
+		"kept, sorted, once": {[]string{"b", "a", "b"}, []string{"a", "b"}},
+		"odd names dropped":  {[]string{"given name", "", "ok", "tab\there", "\u0000", strings.Repeat("x", 300)}, []string{"ok"}},
+		"none left":          {[]string{" "}, nil},
+		"capped":             {many, many[:64]},
+	} {
+		got := audit.Names(tc.in)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Names = %q, want %q", name, got, tc.want)
+		}
+	}
+	f := newFixture(t)
+	e := decision(mustDID(t, "did:example:names"), audit.OutcomePermit)
+	e.ClaimNames = append(many, "given name")
+	if _, err := f.svc.Record(context.Background(), e); err == nil {
+		t.Fatal("Record accepted names it cannot hold")
+	}
+	e.ClaimNames = audit.Names(e.ClaimNames)
+	if _, err := f.svc.Record(context.Background(), e); err != nil {
+		t.Fatalf("Record refused what Names kept: %v", err)
 	}
 }

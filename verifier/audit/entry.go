@@ -287,6 +287,22 @@ func (e *Entry) check() error {
 	return nil
 }
 
+// Names returns the names of l that an entry can hold as credential
+// types, claim names, scopes or reasons (short printable text without
+// spaces), sorted, without duplicates and at most 64 of them, so that a
+// credential with odd or very many claim names is still logged, with the
+// names that can be.
+func Names(l []string) []string {
+	out := slices.DeleteFunc(normalise(l), func(s string) bool { return s == "" || !token(s, maxText, false) })
+	if len(out) > maxList {
+		out = out[:maxList]
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // token reports whether s is at most max bytes of printable text, with
 // spaces only if spaces is true.
 func token(s string, max int, spaces bool) bool {
