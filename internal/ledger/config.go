@@ -11,8 +11,11 @@ import (
 // Defaults and limits applied by [Config.withDefaults] and [Config.Validate].
 const (
 	// DefaultBatchMaxAge is how long the first entry of a batch waits for
-	// company before the batch is sequenced. tessera's own default (250 ms)
-	// caps a log with few concurrent writers at about 60 appends/s.
+	// company before the batch is sequenced. Batches also grow on their
+	// own under load (Append hands Tessera everything that queued while the
+	// previous batch was written), so the age only matters to a lone
+	// append. tessera's own default (250 ms) caps a log with few
+	// concurrent writers at about 60 appends/s.
 	DefaultBatchMaxAge = 2 * time.Millisecond
 	// DefaultBatchMaxSize is the largest number of entries sequenced at once.
 	DefaultBatchMaxSize = 256
