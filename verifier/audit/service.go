@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/medid/medid/did"
+	"github.com/medid/medid/internal/groupcommit"
 	"github.com/medid/medid/internal/kv"
 )
 
@@ -247,7 +248,7 @@ func (s *Service) stage(ctx context.Context, e Entry, markPending bool) (*pendin
 	if err != nil {
 		return nil, stored{}, err
 	}
-	p := &pending{e: e, salt: make([]byte, SaltSize), markPending: markPending, done: make(chan bool, 1)}
+	p := &pending{e: e, salt: make([]byte, SaltSize), markPending: markPending}
 	if _, err := rand.Read(p.salt); err != nil {
 		return nil, stored{}, err
 	}
@@ -290,59 +291,22 @@ type pending struct {
 	commitment       string
 	oldHead, newHead []byte
 	err              error
-	// done receives false once the entry has its place (or err), or true
-	// when its Record must lead the next batch.
-	done chan bool
 }
 
-// chain queues the entries of the patients of one stripe. One Record at a
-// time leads: it takes every queued entry, gives each patient's entries
+// The entries of the patients of one stripe queue in a chain: one Record
+// at a time leads, takes every queued entry, gives each patient's entries
 // consecutive places, and stores each patient's entries together with the
 // moved head in one conditional write (kv.Store.PutAllIf on the head).
 // Concurrent records for one patient thus share one store commit instead
 // of waiting for two each.
-type chain struct {
-	mu      sync.Mutex
-	queue   []*pending
-	leading bool
-}
+type chain = groupcommit.Queue[*pending]
 
 // link gives p its place in its patient's chain: Seq, Prev, its canonical
 // form and commitment, and the heads before and after it.
 func (s *Service) link(ctx context.Context, p *pending) error {
-	c := &s.chains[stripe(p.e.Patient)]
-	c.mu.Lock()
-	c.queue = append(c.queue, p)
-	if c.leading {
-		c.mu.Unlock()
-		if lead := <-p.done; !lead {
-			return p.err
-		}
-		c.mu.Lock() // p leads the next batch, which holds p
-	}
-	c.leading = true
-	batch := c.queue
-	c.queue = nil
-	c.mu.Unlock()
-
-	s.advance(context.WithoutCancel(ctx), batch)
-
-	c.mu.Lock()
-	var next *pending
-	if len(c.queue) > 0 {
-		next = c.queue[0]
-	} else {
-		c.leading = false
-	}
-	c.mu.Unlock()
-	for _, q := range batch {
-		if q != p {
-			q.done <- false
-		}
-	}
-	if next != nil {
-		next.done <- true
-	}
+	s.chains[stripe(p.e.Patient)].Do(p, func(batch []*pending) {
+		s.advance(context.WithoutCancel(ctx), batch)
+	})
 	return p.err
 }
 

@@ -24,6 +24,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/medid/medid/internal/groupcommit"
 	"github.com/medid/medid/internal/kv"
 )
 
@@ -51,7 +52,7 @@ type Store struct {
 	now func() time.Time
 	// writes coalesces concurrent writes into shared transactions (group
 	// commit: one fsync for many writes).
-	writes writeQueue
+	writes groupcommit.Queue[*write]
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -345,57 +346,15 @@ func conflicts(tx *bolt.Tx, key string, old []byte, now time.Time) (bool, error)
 // here is idempotent): if one fails, the transaction is rolled back and
 // each runs alone, so that its error is its own.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	w := &write{fn: fn, done: make(chan bool, 1)}
-	q := &s.writes
-	q.mu.Lock()
-	q.queue = append(q.queue, w)
-	if q.leading {
-		q.mu.Unlock()
-		if lead := <-w.done; !lead {
-			return w.err
-		}
-		q.mu.Lock() // w leads the next batch, which holds w
-	}
-	q.leading = true
-	batch := q.queue
-	q.queue = nil
-	q.mu.Unlock()
-
-	s.commit(batch)
-
-	q.mu.Lock()
-	var next *write
-	if len(q.queue) > 0 {
-		next = q.queue[0]
-	} else {
-		q.leading = false
-	}
-	q.mu.Unlock()
-	for _, o := range batch {
-		if o != w {
-			o.done <- false
-		}
-	}
-	if next != nil {
-		next.done <- true
-	}
+	w := &write{fn: fn}
+	s.writes.Do(w, s.commit)
 	return w.err
 }
 
-// writeQueue is the store's group commit (see update).
-type writeQueue struct {
-	mu      sync.Mutex
-	queue   []*write
-	leading bool
-}
-
-// write is one update waiting to be committed.
+// write is one update waiting to be committed, and then its result.
 type write struct {
 	fn  func(*bolt.Tx) error
 	err error
-	// done receives false once the write is committed (or failed), or
-	// true when its caller must commit the next batch.
-	done chan bool
 }
 
 // commit runs batch's writes in one transaction, or, if one of them
