@@ -66,12 +66,8 @@ func BenchmarkHTTPPresentationsVerify(b *testing.B) {
 	if e.err != nil {
 		b.Fatal(e.err)
 	}
-	b.ReportMetric(v.rate(), "verify_req/s")
-	b.ReportMetric(v.pct(50), "verify_p50_ms")
-	b.ReportMetric(v.pct(99), "verify_p99_ms")
-	b.ReportMetric(e.rate(), "echo_req/s")
-	b.ReportMetric(e.pct(50), "echo_p50_ms")
-	b.ReportMetric(e.pct(99), "echo_p99_ms")
+	v.report(b, "verify", false)
+	e.report(b, "echo", false)
 	b.ReportMetric(v.rate()/e.rate(), "verify/echo")
 }
 
@@ -114,14 +110,8 @@ func BenchmarkHTTPPresentationsVerifyAtRate(b *testing.B) {
 	if e.err != nil {
 		b.Fatal(e.err)
 	}
-	b.ReportMetric(v.rate(), "verify_req/s")
-	b.ReportMetric(v.pct(50), "verify_p50_ms")
-	b.ReportMetric(v.pct(99), "verify_p99_ms")
-	b.ReportMetric(v.pct(100), "verify_max_ms")
-	b.ReportMetric(e.rate(), "echo_req/s")
-	b.ReportMetric(e.pct(50), "echo_p50_ms")
-	b.ReportMetric(e.pct(99), "echo_p99_ms")
-	b.ReportMetric(e.pct(100), "echo_max_ms")
+	v.report(b, "verify", true)
+	e.report(b, "echo", true)
 	b.ReportMetric(float64(disk.Microseconds()), "sync_p50_us")
 }
 
@@ -236,6 +226,17 @@ func (r loadResult) pct(p float64) float64 {
 	i := int(float64(len(r.lat))*p/100+0.5) - 1
 	i = max(0, min(i, len(r.lat)-1))
 	return float64(r.lat[i]) / float64(time.Millisecond)
+}
+
+// report reports r's rate, p50 and p99 (and its maximum if max) as the
+// metrics name_req/s, name_p50_ms, name_p99_ms and name_max_ms.
+func (r loadResult) report(b *testing.B, name string, max bool) {
+	b.ReportMetric(r.rate(), name+"_req/s")
+	b.ReportMetric(r.pct(50), name+"_p50_ms")
+	b.ReportMetric(r.pct(99), name+"_p99_ms")
+	if max {
+		b.ReportMetric(r.pct(100), name+"_max_ms")
+	}
 }
 
 // drive sends n requests to t from clients concurrent connections, each
