@@ -63,15 +63,15 @@ type Log struct {
 
 	// mu guards closed against Append's in-flight accounting, so Close
 	// sees every append that got past the closed check.
-	mu sync.RWMutex
-	// The groups waiting for appendLoop, and its wake-up call.
-	qmu            sync.Mutex
-	queue          []*group
-	wake           chan struct{}
+	mu             sync.RWMutex
 	closed         bool
 	inflight       sync.WaitGroup
 	outstanding    atomic.Int64
 	maxOutstanding int64
+	// The groups waiting for appendLoop, and its wake-up call.
+	qmu   sync.Mutex
+	queue []*group
+	wake  chan struct{}
 	// nextSeq is one more than the highest index sequenced through this
 	// Log, or 0 if none was.
 	nextSeq atomic.Uint64
