@@ -161,7 +161,10 @@ type presentationVerifier struct {
 
 func (p presentationVerifier) VerifyPresentation(ctx context.Context, format string, raw json.RawMessage, nonce, audience string) (*openid4vp.VerifiedPresentation, error) {
 	vp, err := p.v.VerifyPresentation(ctx, format, raw, nonce, audience)
-	p.record(ctx, vp, err)
+	if lerr := p.record(ctx, vp, err); lerr != nil && err == nil {
+		// Nothing is accepted that the patient's access log does not show.
+		return nil, fmt.Errorf("the presentation verified but could not be recorded on the access log, so it is not accepted: %w", lerr)
+	}
 	var ve *verifier.VerificationError
 	if errors.As(err, &ve) {
 		return nil, failedPresentation{err: err, checks: sessionChecks(ve.Checks)}
@@ -240,11 +243,11 @@ func withTypes(c *verifier.Verified) map[string]any {
 // record logs one presentation's verification: who asked (this verifier),
 // the patient (the holder's DID, or the did:jwk of the key it proved), the
 // credential types and the names of the disclosed claims, and the outcome.
-// Only a presentation that parsed names a patient; a failure to log is
-// reported in the server log, not to the wallet.
-func (p presentationVerifier) record(ctx context.Context, vp *verifier.VerifiedPresentation, verr error) {
+// Only a presentation that parsed names a patient. An error means the
+// entry could not be stored: a verified presentation is then discarded.
+func (p presentationVerifier) record(ctx context.Context, vp *verifier.VerifiedPresentation, verr error) error {
 	if p.a.Audit == nil {
-		return
+		return nil
 	}
 	e := audit.Entry{Kind: audit.KindVerification, Verifier: p.a.ServerDID, Outcome: audit.OutcomeVerified}
 	if verr != nil {
@@ -274,8 +277,10 @@ func (p presentationVerifier) record(ctx context.Context, vp *verifier.VerifiedP
 		e.CredentialTypes, e.ClaimNames = audit.Names(e.CredentialTypes), audit.Names(e.ClaimNames)
 	}
 	if _, err := p.a.Audit.Log(ctx, e); err != nil {
-		p.a.Log.ErrorContext(ctx, "access log: could not record a verification", "err", err)
+		p.a.Log.ErrorContext(ctx, "access log: could not record a verification; the presentation is not accepted", "err", err)
+		return err
 	}
+	return nil
 }
 
 // recordVCAPI logs one VC-API verification (POST /credentials/verify or
