@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,12 +141,12 @@ func syncLatency(b *testing.B, dir string) time.Duration {
 	return d[len(d)/2]
 }
 
-// presentationsVerifyLoad starts a server, receives a PatientIdentityCredential
-// from it and returns the verification request (with a fresh Key Binding
+// presentationsVerifyLoad starts a server (`medid serve`, in a process of
+// its own), receives a PatientIdentityCredential from it and returns the verification request (with a fresh Key Binding
 // JWT every benchRefresh) and the echo baseline's request with the same
 // body and headers, after one warm-up verification.
 func presentationsVerifyLoad(b *testing.B) (verify, echo *loadTarget) {
-	srv := startServer(b, filepath.Join(b.TempDir(), "data"), nil)
+	base, admin := startServeProcess(b)
 	holder, err := keys.Generate(keys.ES256)
 	if err != nil {
 		b.Fatal(err)
@@ -154,15 +155,15 @@ func presentationsVerifyLoad(b *testing.B) (verify, echo *loadTarget) {
 	if err := json.Unmarshal([]byte(patientClaims), &claims); err != nil {
 		b.Fatal(err)
 	}
-	code, offer := postJSON(b, srv.URL+"/issuer/offers", srv.Admin, map[string]any{
+	code, offer := postJSON(b, base+"/issuer/offers", admin, map[string]any{
 		"credential_configuration_ids": []string{"PatientIdentityCredential_dc+sd-jwt"}, "claims": claims})
 	if code != http.StatusCreated {
 		b.Fatalf("offer: %d %v", code, offer)
 	}
 	cred := receive(b, offer["offer_uri"].(string), "", "PatientIdentityCredential_dc+sd-jwt", holder)
 
-	verify = &loadTarget{addr: strings.TrimPrefix(srv.URL, "http://"), path: "/presentations/verify", token: srv.Admin}
-	echo = &loadTarget{addr: echoServer(b), path: "/echo", token: srv.Admin}
+	verify = &loadTarget{addr: strings.TrimPrefix(base, "http://"), path: "/presentations/verify", token: admin}
+	echo = &loadTarget{addr: echoServer(b), path: "/echo", token: admin}
 	build := func() error {
 		vp, err := sdjwt.Present(cred, sdjwt.DisclosePaths([]any{"given_name"}, []any{"family_name"}, []any{"birthdate"}),
 			&sdjwt.KeyBindingOptions{Key: holder, Nonce: benchChallenge, Audience: benchDomain, IssuedAt: time.Now()})
@@ -206,6 +207,72 @@ func presentationsVerifyLoad(b *testing.B) (verify, echo *loadTarget) {
 		b.Fatalf("warm-up: %v", res.err)
 	}
 	return verify, echo
+}
+
+// startServeProcess builds cmd/medid and runs `medid serve` on a loopback
+// port with a fresh data directory, as it runs in production: a process
+// of its own, with its own runtime (and GOGC 200 unless the environment
+// sets GOGC), so the load generator's goroutines, heap and collections are
+// not the server's. It returns the base URL and the admin token.
+func startServeProcess(b *testing.B) (base, admin string) {
+	b.Helper()
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "medid")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/medid/medid/cmd/medid").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	data := filepath.Join(dir, "data")
+	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", addr, "--data", data, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	b.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+	})
+	base = "http://" + addr
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(logFile.Name())
+			b.Fatalf("medid serve exited:\n%s", log)
+		default:
+		}
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("medid serve not ready after 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	token, err := os.ReadFile(filepath.Join(data, "admin-token"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return base, strings.TrimSpace(string(token))
 }
 
 // loadResult is the outcome of one drive.
