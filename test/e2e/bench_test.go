@@ -151,16 +151,7 @@ func presentationsVerifyLoad(b *testing.B) (verify, echo *loadTarget) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var claims map[string]any
-	if err := json.Unmarshal([]byte(patientClaims), &claims); err != nil {
-		b.Fatal(err)
-	}
-	code, offer := postJSON(b, base+"/issuer/offers", admin, map[string]any{
-		"credential_configuration_ids": []string{"PatientIdentityCredential_dc+sd-jwt"}, "claims": claims})
-	if code != http.StatusCreated {
-		b.Fatalf("offer: %d %v", code, offer)
-	}
-	cred := receive(b, offer["offer_uri"].(string), "", "PatientIdentityCredential_dc+sd-jwt", holder)
+	cred := issuePatientIdentity(b, base, admin, holder)
 
 	verify = &loadTarget{addr: strings.TrimPrefix(base, "http://"), path: "/presentations/verify", token: admin}
 	echo = &loadTarget{addr: echoServer(b), path: "/echo", token: admin}

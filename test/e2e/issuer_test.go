@@ -45,6 +45,23 @@ func postJSON(t testing.TB, u, token string, body any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// issuePatientIdentity has the server at base issue the test patient's
+// PatientIdentityCredential (patientClaims) as an SD-JWT VC to holder,
+// over an offer and OpenID4VCI, and returns it.
+func issuePatientIdentity(t testing.TB, base, admin string, holder *keys.PrivateKey) string {
+	t.Helper()
+	var claims map[string]any
+	if err := json.Unmarshal([]byte(patientClaims), &claims); err != nil {
+		t.Fatal(err)
+	}
+	code, o := postJSON(t, base+"/issuer/offers", admin, map[string]any{
+		"credential_configuration_ids": []string{"PatientIdentityCredential_dc+sd-jwt"}, "claims": claims})
+	if code != http.StatusCreated {
+		t.Fatalf("offer: %d %v", code, o)
+	}
+	return receive(t, o["offer_uri"].(string), "", "PatientIdentityCredential_dc+sd-jwt", holder)
+}
+
 // receive runs the OpenID4VCI pre-authorized flow as a wallet would, from
 // the offer link to the credential, and returns the credential.
 func receive(t testing.TB, offerURI, txCode, configID string, holder *keys.PrivateKey) string {

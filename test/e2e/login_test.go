@@ -36,11 +36,7 @@ func TestWalletLoginWithGoOIDC(t *testing.T) {
 	srv := startServer(t, tempData(t), nil)
 	ctx := context.Background()
 	holder, _ := keys.Generate(keys.ES256)
-	var claims map[string]any
-	json.Unmarshal([]byte(patientClaims), &claims)
-	_, o := postJSON(t, srv.URL+"/issuer/offers", srv.Admin, map[string]any{
-		"credential_configuration_ids": []string{"PatientIdentityCredential_dc+sd-jwt"}, "claims": claims})
-	cred := receive(t, o["offer_uri"].(string), "", "PatientIdentityCredential_dc+sd-jwt", holder)
+	cred := issuePatientIdentity(t, srv.URL, srv.Admin, holder)
 
 	code, client := postJSON(t, srv.URL+"/oidc/clients", srv.Admin, map[string]any{"client_name": "Telehealth",
 		"redirect_uris": []string{"https://telehealth.example/callback"}, "allowed_claims": []string{"given_name", "birthdate"}})
@@ -196,11 +192,7 @@ func auditEntries(t *testing.T, srv *server, query string) ([]auditEntry, []byte
 func TestVCAPIVerificationsOnAccessLog(t *testing.T) {
 	srv := startServer(t, tempData(t), nil)
 	holder, _ := keys.Generate(keys.ES256)
-	var claims map[string]any
-	json.Unmarshal([]byte(patientClaims), &claims)
-	_, o := postJSON(t, srv.URL+"/issuer/offers", srv.Admin, map[string]any{
-		"credential_configuration_ids": []string{"PatientIdentityCredential_dc+sd-jwt"}, "claims": claims})
-	cred := receive(t, o["offer_uri"].(string), "", "PatientIdentityCredential_dc+sd-jwt", holder)
+	cred := issuePatientIdentity(t, srv.URL, srv.Admin, holder)
 	vp, err := sdjwt.Present(cred, sdjwt.DisclosePaths([]any{"given_name"}), &sdjwt.KeyBindingOptions{
 		Key: holder, Nonce: "challenge-1", Audience: "https://clinic.example", IssuedAt: time.Now()})
 	if err != nil {

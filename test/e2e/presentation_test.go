@@ -61,20 +61,13 @@ func walletRequest(t *testing.T, srv *server, link string) (clientID string, req
 	return clientID, req
 }
 
-// TestPresentationToVerifierSession: a credential issued over OpenID4VCI is
-// presented over OpenID4VP (direct_post) to a session of the same server;
-// the session reports only the disclosed claims, and the same vp_token is
-// refused a second time.
-func TestPresentationToVerifierSession(t *testing.T) {
-	srv := startServer(t, tempData(t), nil)
-	holder, _ := keys.Generate(keys.ES256)
-	var claims map[string]any
-	json.Unmarshal([]byte(patientClaims), &claims)
-	_, o := postJSON(t, srv.URL+"/issuer/offers", srv.Admin, map[string]any{
-		"credential_configuration_ids": []string{"PatientIdentityCredential_dc+sd-jwt"}, "claims": claims})
-	cred := receive(t, o["offer_uri"].(string), "", "PatientIdentityCredential_dc+sd-jwt", holder)
-
-	code, sess := postJSON(t, srv.URL+"/verifier/sessions", srv.Admin, map[string]any{"template": "patient-identity", "purpose": "Sign in to the clinic"})
+// sessionForm creates a patient-identity session for purpose and builds
+// the wallet's direct_post answer to it: cred presented with the claims
+// the query asks for, bound to the request's nonce and client_id. It
+// returns the session, the response_uri and the form.
+func sessionForm(t *testing.T, srv *server, cred string, holder *keys.PrivateKey, purpose string) (sess map[string]any, responseURI string, form url.Values) {
+	t.Helper()
+	code, sess := postJSON(t, srv.URL+"/verifier/sessions", srv.Admin, map[string]any{"template": "patient-identity", "purpose": purpose})
 	if code != http.StatusCreated {
 		t.Fatalf("session: %d %v", code, sess)
 	}
@@ -90,9 +83,38 @@ func TestPresentationToVerifierSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	token, _ := json.Marshal(map[string][]string{q["id"].(string): {vp}})
-	form := url.Values{"vp_token": {string(token)}, "state": {req["state"].(string)}}
+	return sess, req["response_uri"].(string), url.Values{"vp_token": {string(token)}, "state": {req["state"].(string)}}
+}
+
+// sessionStatus reads a session's status document from its status_uri.
+func sessionStatus(t *testing.T, srv *server, sess map[string]any) map[string]any {
+	t.Helper()
+	r, _ := http.NewRequest(http.MethodGet, sess["status_uri"].(string), nil)
+	r.Header.Set("Authorization", "Bearer "+srv.Admin)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("status: %d %v", resp.StatusCode, err)
+	}
+	return st
+}
+
+// TestPresentationToVerifierSession: a credential issued over OpenID4VCI is
+// presented over OpenID4VP (direct_post) to a session of the same server;
+// the session reports only the disclosed claims, and the same vp_token is
+// refused a second time.
+func TestPresentationToVerifierSession(t *testing.T) {
+	srv := startServer(t, tempData(t), nil)
+	holder, _ := keys.Generate(keys.ES256)
+	cred := issuePatientIdentity(t, srv.URL, srv.Admin, holder)
+
+	sess, responseURI, form := sessionForm(t, srv, cred, holder, "Sign in to the clinic")
 	post := func() int {
-		resp, err := http.PostForm(req["response_uri"].(string), form)
+		resp, err := http.PostForm(responseURI, form)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,15 +126,7 @@ func TestPresentationToVerifierSession(t *testing.T) {
 	if c := post(); c != 200 {
 		t.Fatalf("direct_post: %d", c)
 	}
-	var st map[string]any
-	r, _ := http.NewRequest(http.MethodGet, sess["status_uri"].(string), nil)
-	r.Header.Set("Authorization", "Bearer "+srv.Admin)
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
+	st := sessionStatus(t, srv, sess)
 	raw, _ := json.Marshal(st)
 	if st["status"] != "verified" || !strings.Contains(string(raw), `"given_name":"Ada"`) {
 		t.Fatalf("status: %s", raw)
@@ -125,9 +139,9 @@ func TestPresentationToVerifierSession(t *testing.T) {
 		t.Fatalf("replayed vp_token: %d", c)
 	}
 	// The verification is on the access log, with claim names, never values.
-	r, _ = http.NewRequest(http.MethodGet, srv.URL+"/verifier/audit?outcome=verified", nil)
+	r, _ := http.NewRequest(http.MethodGet, srv.URL+"/verifier/audit?outcome=verified", nil)
 	r.Header.Set("Authorization", "Bearer "+srv.Admin)
-	resp, err = http.DefaultClient.Do(r)
+	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}

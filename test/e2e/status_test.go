@@ -48,11 +48,7 @@ func statusOf(t *testing.T, base string, ref map[string]any) uint8 {
 func TestRevocationAndSuspensionVisibleToVerifiers(t *testing.T) {
 	srv := startServer(t, tempData(t), nil)
 	holder, _ := keys.Generate(keys.ES256)
-	var claims map[string]any
-	json.Unmarshal([]byte(patientClaims), &claims)
-	_, o := postJSON(t, srv.URL+"/issuer/offers", srv.Admin, map[string]any{
-		"credential_configuration_ids": []string{"PatientIdentityCredential_dc+sd-jwt"}, "claims": claims})
-	cred := receive(t, o["offer_uri"].(string), "", "PatientIdentityCredential_dc+sd-jwt", holder)
+	cred := issuePatientIdentity(t, srv.URL, srv.Admin, holder)
 	pres, _ := sdjwt.Present(cred, nil, nil)
 	v, err := sdjwt.Verify(context.Background(), pres, sdjwt.VerifyOptions{ExpectedTyp: sdjwt.TypVC,
 		IssuerKey: func(_ context.Context, _ string, h sdjwt.Header) (crypto.PublicKey, error) {

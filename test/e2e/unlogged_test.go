@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -64,11 +63,7 @@ func (s refusingStore) PutAllIf(ctx context.Context, key string, old []byte, ite
 func TestUnloggedVerificationsAreNotAccepted(t *testing.T) {
 	srv := startServer(t, tempData(t), nil)
 	holder, _ := keys.Generate(keys.ES256)
-	var claims map[string]any
-	json.Unmarshal([]byte(patientClaims), &claims)
-	_, o := postJSON(t, srv.URL+"/issuer/offers", srv.Admin, map[string]any{
-		"credential_configuration_ids": []string{"PatientIdentityCredential_dc+sd-jwt"}, "claims": claims})
-	cred := receive(t, o["offer_uri"].(string), "", "PatientIdentityCredential_dc+sd-jwt", holder)
+	cred := issuePatientIdentity(t, srv.URL, srv.Admin, holder)
 
 	working := srv.App.Audit
 	broken, err := audit.New(refusingStore{srv.App.Store}, srv.App.Ledger, audit.Options{Secret: bytes.Repeat([]byte{5}, 32)})
@@ -99,38 +94,14 @@ func TestUnloggedVerificationsAreNotAccepted(t *testing.T) {
 	// session runs one OpenID4VP presentation and returns the session's
 	// status document.
 	session := func() map[string]any {
-		code, sess := postJSON(t, srv.URL+"/verifier/sessions", srv.Admin, map[string]any{"template": "patient-identity", "purpose": "Sign in"})
-		if code != http.StatusCreated {
-			t.Fatalf("session: %d %v", code, sess)
-		}
-		clientID, req := walletRequest(t, srv, sess["authorization_request"].(string))
-		q := req["dcql_query"].(map[string]any)["credentials"].([]any)[0].(map[string]any)
-		var paths [][]any
-		for _, c := range q["claims"].([]any) {
-			paths = append(paths, c.(map[string]any)["path"].([]any))
-		}
-		vp, err := sdjwt.Present(cred, sdjwt.DisclosePaths(paths...), &sdjwt.KeyBindingOptions{
-			Key: holder, Nonce: req["nonce"].(string), Audience: clientID, IssuedAt: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		token, _ := json.Marshal(map[string][]string{q["id"].(string): {vp}})
-		resp, err := http.PostForm(req["response_uri"].(string), url.Values{"vp_token": {string(token)}, "state": {req["state"].(string)}})
+		sess, responseURI, form := sessionForm(t, srv, cred, holder, "Sign in")
+		resp, err := http.PostForm(responseURI, form)
 		if err != nil {
 			t.Fatal(err)
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		r, _ := http.NewRequest(http.MethodGet, sess["status_uri"].(string), nil)
-		r.Header.Set("Authorization", "Bearer "+srv.Admin)
-		sresp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sresp.Body.Close()
-		var st map[string]any
-		json.NewDecoder(sresp.Body).Decode(&st)
-		return st
+		return sessionStatus(t, srv, sess)
 	}
 
 	srv.App.Audit = broken
