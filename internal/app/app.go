@@ -21,8 +21,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"k8s.io/klog/v2"
-
 	"github.com/medid/medid/credentials/dataintegrity"
 	"github.com/medid/medid/did"
 	"github.com/medid/medid/did/didjwk"
@@ -129,7 +127,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	a := &App{Config: cfg, Log: log}
-	klog.SetSlogLogger(log.With("component", "tessera"))
+	logTesseraTo(log)
 	if err := a.open(ctx, opts); err != nil {
 		_ = a.Close(context.Background())
 		return nil, err
