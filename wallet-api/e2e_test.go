@@ -170,6 +170,39 @@ func call(t *testing.T, method, u, token string, body any) (int, map[string]any)
 	return code, out
 }
 
+// setIssuerStatus has the issuer apply action (suspend, reinstate,
+// revoke) to every credential it issued whose first Bitstring Status List
+// entry is in entries (keyed "<list>#<index>#<purpose>"), and returns how
+// many it changed.
+func setIssuerStatus(t *testing.T, s *server, entries map[string]bool, action string) int {
+	t.Helper()
+	code, raw := callRaw(t, "GET", s.Issuer+"/issuer/credentials", s.Admin, nil)
+	if code != 200 {
+		t.Fatalf("issuer records: %d", code)
+	}
+	var recs struct {
+		Credentials []struct {
+			ID        string `json:"id"`
+			Bitstring []struct {
+				Purpose, List string
+				Index         int
+			} `json:"bitstring_status"`
+		} `json:"credentials"`
+	}
+	if err := json.Unmarshal(raw, &recs); err != nil {
+		t.Fatalf("issuer records: %v", err)
+	}
+	n := 0
+	for _, r := range recs.Credentials {
+		if len(r.Bitstring) > 0 && entries[fmt.Sprintf("%s#%d#%s", r.Bitstring[0].List, r.Bitstring[0].Index, r.Bitstring[0].Purpose)] {
+			code, out := call(t, "POST", s.Issuer+"/issuer/credentials/"+url.PathEscape(r.ID)+"/status", s.Admin, map[string]any{"action": action})
+			expect(t, action, code, out, 200)
+			n++
+		}
+	}
+	return n
+}
+
 func callRaw(t *testing.T, method, u, token string, body any) (int, []byte) {
 	t.Helper()
 	var r io.Reader
@@ -357,28 +390,7 @@ func TestReceiveFromOurIssuerEndToEnd(t *testing.T) {
 	}
 	changeJWT := func(action, wantStatus string) {
 		t.Helper()
-		code, raw := callRaw(t, "GET", s.Issuer+"/issuer/credentials", s.Admin, nil)
-		if code != 200 {
-			t.Fatalf("issuer records: %d", code)
-		}
-		var recs struct {
-			Credentials []struct {
-				ID        string `json:"id"`
-				Bitstring []struct {
-					Purpose, List string
-					Index         int
-				} `json:"bitstring_status"`
-			} `json:"credentials"`
-		}
-		json.Unmarshal(raw, &recs)
-		n := 0
-		for _, r := range recs.Credentials {
-			if len(r.Bitstring) > 0 && want[fmt.Sprintf("%s#%d#%s", r.Bitstring[0].List, r.Bitstring[0].Index, r.Bitstring[0].Purpose)] {
-				code, out := call(t, "POST", s.Issuer+"/issuer/credentials/"+url.PathEscape(r.ID)+"/status", s.Admin, map[string]any{"action": action})
-				expect(t, action, code, out, 200)
-				n++
-			}
-		}
+		n := setIssuerStatus(t, s, want, action)
 		if n != 3 {
 			t.Fatalf("%d issuer records of the jwt_vc_json copies, want 3", n)
 		}

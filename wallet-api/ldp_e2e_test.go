@@ -241,33 +241,12 @@ func TestLDPVCReceivePresentEndToEnd(t *testing.T) {
 	// follows their Bitstring Status List entries.
 	change := func(action, want string) {
 		t.Helper()
-		code, raw := callRaw(t, "GET", s.Issuer+"/issuer/credentials", s.Admin, nil)
-		if code != 200 {
-			t.Fatalf("issuer records: %d", code)
-		}
-		var recs struct {
-			Credentials []struct {
-				ID        string `json:"id"`
-				Bitstring []struct {
-					Purpose, List string
-					Index         int
-				} `json:"bitstring_status"`
-			} `json:"credentials"`
-		}
-		json.Unmarshal(raw, &recs)
 		mine := map[string]bool{}
 		for _, e := range entries {
 			e := e.(map[string]any)
 			mine[fmt.Sprintf("%s#%s#%s", e["uri"], e["idx"], e["purpose"])] = true
 		}
-		n := 0
-		for _, r := range recs.Credentials {
-			if len(r.Bitstring) > 0 && mine[fmt.Sprintf("%s#%d#%s", r.Bitstring[0].List, r.Bitstring[0].Index, r.Bitstring[0].Purpose)] {
-				code, out := call(t, "POST", s.Issuer+"/issuer/credentials/"+url.PathEscape(r.ID)+"/status", s.Admin, map[string]any{"action": action})
-				expect(t, action, code, out, 200)
-				n++
-			}
-		}
+		n := setIssuerStatus(t, s, mine, action)
 		if n != 3 {
 			t.Fatalf("%d issuer records of the ldp_vc copies, want 3", n)
 		}
