@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/medid/medid/internal/keys"
 	"github.com/medid/medid/internal/kv"
@@ -32,7 +33,14 @@ func (a *App) openAccess(ctx context.Context, mk keys.MasterKey) error {
 	if err != nil {
 		return err
 	}
-	if a.Audit, err = audit.New(a.Store, a.Ledger, audit.Options{Secret: secret, Logger: a.Log}); err != nil {
+	opts := audit.Options{Secret: secret, Logger: a.Log}
+	if a.Store == a.Local {
+		// The embedded store has one writer, this process (bbolt locks
+		// the file): entries wait for a journal sync rather than a
+		// store commit. Instances sharing Redis write it directly.
+		opts.Journal = filepath.Join(a.Config.DataDir, "audit-journal")
+	}
+	if a.Audit, err = audit.New(a.Store, a.Ledger, opts); err != nil {
 		return err
 	}
 	a.Access, err = access.New(a.Store, a.Audit, access.Options{

@@ -43,7 +43,17 @@ type fixture struct {
 	dir    string
 	clock  *clock
 	svc    *audit.Service
+	// journal is the service's journal directory, "" for none.
+	journal string
 }
+
+// options are the service's options, for a service started again.
+func (f *fixture) options() audit.Options {
+	return audit.Options{Secret: bytes.Repeat([]byte{9}, 32), Now: f.clock.Now, Journal: f.journal}
+}
+
+// withJournal has newFixture give the service a journal.
+func withJournal(f *fixture) { f.journal = filepath.Join(filepath.Dir(f.dir), "journal") }
 
 func openLedger(t testing.TB, dir string) *ledger.Log {
 	t.Helper()
@@ -55,9 +65,12 @@ func openLedger(t testing.TB, dir string) *ledger.Log {
 	return l
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB, opts ...func(*fixture)) *fixture {
 	t.Helper()
 	f := &fixture{dir: filepath.Join(t.TempDir(), "ledger"), clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	for _, o := range opts {
+		o(f)
+	}
 	var err error
 	f.store, err = boltkv.Open(filepath.Join(t.TempDir(), "kv.db"))
 	if err != nil {
@@ -66,7 +79,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { f.store.Close() })
 	f.ledger = openLedger(t, f.dir)
 	t.Cleanup(func() { f.ledger.Close(context.Background()) })
-	f.svc, err = audit.New(f.store, f.ledger, audit.Options{Secret: bytes.Repeat([]byte{9}, 32), Now: f.clock.Now})
+	f.svc, err = audit.New(f.store, f.ledger, f.options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +313,11 @@ func TestChainDetectsRemovedEntries(t *testing.T) {
 // TestConcurrentRecordsKeepOneChain records for one patient from many
 // goroutines: the chain must not fork.
 func TestConcurrentRecordsKeepOneChain(t *testing.T) {
-	f := newFixture(t)
+	t.Run("store", func(t *testing.T) { testConcurrentRecords(t, newFixture(t)) })
+	t.Run("journal", func(t *testing.T) { testConcurrentRecords(t, newFixture(t, withJournal)) })
+}
+
+func testConcurrentRecords(t *testing.T, f *fixture) {
 	alice := mustDID(t, "did:example:alice")
 	const n = 24
 	var wg sync.WaitGroup
@@ -329,7 +346,11 @@ func TestConcurrentRecordsKeepOneChain(t *testing.T) {
 // TestLedgerFailure: when the ledger refuses the commitment, Record fails
 // and leaves no entry behind, and the chain continues cleanly afterwards.
 func TestLedgerFailure(t *testing.T) {
-	f := newFixture(t)
+	t.Run("store", func(t *testing.T) { testLedgerFailure(t, newFixture(t)) })
+	t.Run("journal", func(t *testing.T) { testLedgerFailure(t, newFixture(t, withJournal)) })
+}
+
+func testLedgerFailure(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	alice := mustDID(t, "did:example:alice")
 	if _, err := f.svc.Record(ctx, decision(alice, audit.OutcomePermit)); err != nil {
@@ -352,12 +373,16 @@ func TestLedgerFailure(t *testing.T) {
 		t.Fatalf("Record = %v", err)
 	}
 
+	if err := f.svc.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 	f.ledger = openLedger(t, f.dir)
 	t.Cleanup(func() { f.ledger.Close(context.Background()) })
-	svc, err := audit.New(f.store, f.ledger, audit.Options{Secret: bytes.Repeat([]byte{9}, 32), Now: f.clock.Now})
+	svc, err := audit.New(f.store, f.ledger, f.options())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { svc.Close(context.Background()) })
 	for _, who := range []did.DID{alice, bob} {
 		if _, err := svc.Record(ctx, decision(who, audit.OutcomePermit)); err != nil {
 			t.Fatal(err)

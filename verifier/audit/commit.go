@@ -30,7 +30,9 @@ func (s *Service) Log(ctx context.Context, e Entry) (Recorded, error) {
 		<-s.slots
 		return Recorded{}, err
 	}
-	s.commitLater(rec, p.e.Time, true)
+	if s.j == nil { // with a journal, the entry is queued once stored
+		s.commitLater(rec, p.e.Time, true)
+	}
 	return Recorded{ID: rec.ID, Patient: p.e.Patient, Seq: p.e.Seq, Commitment: rec.Commitment}, nil
 }
 
@@ -243,6 +245,9 @@ func (s *Service) finisher() {
 // are skipped. It runs at start and every Options.SweepInterval; several
 // instances sweeping at once at worst append a commitment twice.
 func (s *Service) CommitPending(ctx context.Context) (int, error) {
+	if err := s.settle(ctx); err != nil {
+		return 0, err
+	}
 	var ids []string
 	err := s.store.List(ctx, pendingPrefix, func(k string, _ []byte) error {
 		ids = append(ids, strings.TrimPrefix(k, pendingPrefix))
@@ -308,7 +313,18 @@ func (s *Service) sweep(interval time.Duration) {
 // What is not committed by then stays pending and is committed at the
 // next start.
 func (s *Service) Close(ctx context.Context) error {
-	s.closeOnce.Do(func() { close(s.stop) })
+	var jerr error
+	s.closeOnce.Do(func() {
+		if s.j != nil {
+			// The journal's records reach the store, and Log's entries
+			// the committer, before it stops.
+			jerr = s.j.close(ctx)
+		}
+		close(s.stop)
+	})
+	if jerr != nil {
+		return jerr
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); <-s.finished; close(done) }()
 	select {

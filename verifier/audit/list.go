@@ -99,6 +99,9 @@ func (s *Service) List(ctx context.Context, f Filter) (Page, error) {
 	if err := f.check(); err != nil {
 		return Page{}, err
 	}
+	if err := s.settle(ctx); err != nil {
+		return Page{}, err
+	}
 	if f.Patient != "" {
 		p, err := s.listPatient(ctx, f.Patient, f)
 		for i := range p.Entries {
@@ -178,6 +181,9 @@ func (s *Service) ListForPatient(ctx context.Context, pseudonym string, f Filter
 	}
 	f.Patient = ""
 	if err := f.check(); err != nil {
+		return Page{}, err
+	}
+	if err := s.settle(ctx); err != nil {
 		return Page{}, err
 	}
 	return s.listPatient(ctx, pseudonym, f)

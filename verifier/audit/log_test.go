@@ -35,7 +35,11 @@ func waitOnLedger(t *testing.T, svc *audit.Service, pseudonym string, n int) []a
 // pending; its commitment then reaches the ledger at the stored index, and
 // entries logged with Log and Record for one patient form one chain.
 func TestLogCommitsInTheBackground(t *testing.T) {
-	f := newFixture(t)
+	t.Run("store", func(t *testing.T) { testLogCommits(t, newFixture(t)) })
+	t.Run("journal", func(t *testing.T) { testLogCommits(t, newFixture(t, withJournal)) })
+}
+
+func testLogCommits(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	alice := mustDID(t, "did:example:alice")
 	p := f.svc.Pseudonym(alice)
@@ -93,7 +97,11 @@ func TestLogCommitsInTheBackground(t *testing.T) {
 // ledger refused them stay in the chain, pending, and a service started
 // over the same store with a working ledger commits them.
 func TestLogLeftPendingIsCommittedAtStart(t *testing.T) {
-	f := newFixture(t)
+	t.Run("store", func(t *testing.T) { testLeftPending(t, newFixture(t)) })
+	t.Run("journal", func(t *testing.T) { testLeftPending(t, newFixture(t, withJournal)) })
+}
+
+func testLeftPending(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	bob := mustDID(t, "did:example:bob")
 	if _, err := f.svc.Record(ctx, decision(bob, audit.OutcomePermit)); err != nil {
@@ -128,7 +136,7 @@ func TestLogLeftPendingIsCommittedAtStart(t *testing.T) {
 
 	l := openLedger(t, f.dir)
 	t.Cleanup(func() { l.Close(context.Background()) })
-	svc, err := audit.New(f.store, l, audit.Options{Secret: bytes.Repeat([]byte{9}, 32), Now: f.clock.Now})
+	svc, err := audit.New(f.store, l, f.options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -52,6 +53,14 @@ type Options struct {
 	// MaxPending bounds the Log commitments queued or in flight (default
 	// 4096); Log waits for a slot beyond it.
 	MaxPending int
+	// Journal, if set, is a directory for the access log's write-ahead
+	// journal (see journal.go): Log and Record then wait for one journal
+	// sync, shared with the entries that arrived meanwhile, instead of a
+	// store commit, and the entries reach the store in the background
+	// (reads wait for them). Only for a store that this process alone
+	// writes, such as an embedded bbolt file: the patients' chain heads
+	// are then kept in memory until stored.
+	Journal string
 }
 
 // Service is the access log.
@@ -80,6 +89,19 @@ type Service struct {
 	stop       chan struct{}
 	closeOnce  sync.Once
 	wg         sync.WaitGroup // the sweep
+
+	// With a journal: the journal, and the chain heads written to it
+	// but not yet stored (patient → head), under jmu, which also orders
+	// the records.
+	j     *journal
+	jmu   sync.Mutex
+	heads map[string]memHead
+}
+
+// memHead is a chain head written to the journal, and its record.
+type memHead struct {
+	raw []byte
+	lsn uint64
 }
 
 // New returns the access log over store, committing to ledger.
@@ -108,6 +130,13 @@ func New(store kv.Store, ledger Appender, opts Options) (*Service, error) {
 	}
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = 30 * time.Second
+	}
+	if opts.Journal != "" {
+		s.heads = map[string]memHead{}
+		var err error
+		if s.j, err = openJournal(context.Background(), opts.Journal, store, s.log, s.storedHeads); err != nil {
+			return nil, err
+		}
 	}
 	s.slots = make(chan struct{}, opts.MaxPending)
 	s.stop = make(chan struct{})
@@ -195,6 +224,16 @@ func (s *Service) Record(ctx context.Context, e Entry) (Recorded, error) {
 	}
 	e = p.e
 	id := rec.ID
+	if s.j != nil {
+		// The leaf index is written to the store below: the entry must
+		// be there first.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.tmo)
+		err := s.j.waitApplied(wctx, p.lsn)
+		cancel()
+		if err != nil {
+			return Recorded{}, fmt.Errorf("%w: %w", ErrNotCommitted, err)
+		}
+	}
 
 	data, err := LedgerEntry(p.commitment, e.Time)
 	if err != nil {
@@ -255,6 +294,12 @@ func (s *Service) stage(ctx context.Context, e Entry, markPending bool) (*pendin
 	if p.id, err = newID(e.Time); err != nil {
 		return nil, stored{}, err
 	}
+	if s.j != nil {
+		if err := s.stageJournaled(ctx, p); err != nil {
+			return nil, stored{}, err
+		}
+		return p, p.record(), nil
+	}
 	if e.Patient != "" {
 		// The chain's leader stores the entry with the head that points
 		// to it, in one write.
@@ -291,6 +336,8 @@ type pending struct {
 	commitment       string
 	oldHead, newHead []byte
 	err              error
+	// lsn is the entry's journal record, with a journal.
+	lsn uint64
 }
 
 // The entries of the patients of one stripe queue in a chain: one Record
@@ -450,6 +497,10 @@ func (s *Service) daysWritten(items []kv.Item) {
 // stays, without a leaf index, so that the chain is not broken.
 func (s *Service) undo(ctx context.Context, e Entry, id string, oldHead, newHead []byte) {
 	ctx = context.WithoutCancel(ctx)
+	if s.j != nil {
+		s.undoJournaled(ctx, e, id, oldHead, newHead)
+		return
+	}
 	if e.Patient != "" {
 		back := oldHead
 		if back == nil {
@@ -482,4 +533,137 @@ func stripe(pseudonym string) int {
 
 func patientKey(pseudonym string, seq uint64) string {
 	return fmt.Sprintf("%s%s/%020d", patientPrefix, pseudonym, math.MaxUint64-seq)
+}
+
+// stageJournaled gives p its place in its patient's chain, from the head
+// in memory or else the stored one, and writes it to the journal: one
+// record with the entry, its indexes and the moved head. It returns once
+// the record is synced. A Log entry (markPending) goes to the committer
+// once stored.
+func (s *Service) stageJournaled(ctx context.Context, p *pending) error {
+	r, items, err := s.placeJournaled(ctx, p)
+	if err != nil {
+		return err
+	}
+	if err := <-r.durable; err != nil {
+		// The journal is broken and takes nothing more: the head kept in
+		// memory cannot mislead a later entry.
+		return err
+	}
+	s.daysWritten(items)
+	return nil
+}
+
+// placeJournaled places p and offers its record, under jmu, so that the
+// records of a chain are in the journal in chain order.
+func (s *Service) placeJournaled(ctx context.Context, p *pending) (*jrec, []kv.Item, error) {
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
+	if p.e.Patient != "" {
+		old, err := s.headOf(ctx, p.e.Patient)
+		if err != nil {
+			return nil, nil, err
+		}
+		var h head
+		if old != nil {
+			if err := json.Unmarshal(old, &h); err != nil {
+				return nil, nil, fmt.Errorf("audit: chain head: %w", err)
+			}
+		}
+		p.e.Seq, p.e.Prev = h.Seq+1, h.Commitment
+		p.oldHead = old
+	}
+	var err error
+	if p.canonical, err = Canonical(p.e); err != nil {
+		return nil, nil, err
+	}
+	p.commitment = commit(p.salt, p.canonical)
+	items, err := s.entryItems([]*pending{p})
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.e.Patient != "" {
+		p.newHead, _ = json.Marshal(head{Seq: p.e.Seq, Commitment: p.commitment})
+		items = append(items, kv.Item{Key: headPrefix + p.e.Patient, Value: p.newHead})
+	}
+	var applied func()
+	if p.markPending {
+		rec, t := p.record(), p.e.Time
+		applied = func() { s.commitLater(rec, t, true) }
+	}
+	r, err := s.j.offer(items, applied)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.lsn = r.lsn
+	if p.e.Patient != "" {
+		s.heads[p.e.Patient] = memHead{raw: p.newHead, lsn: r.lsn}
+	}
+	return r, items, nil
+}
+
+// headOf returns the patient's chain head: the one in memory if a record
+// holding it is not yet stored, else the stored one (nil for none). The
+// caller holds jmu.
+func (s *Service) headOf(ctx context.Context, patient string) ([]byte, error) {
+	if h, ok := s.heads[patient]; ok {
+		return h.raw, nil
+	}
+	raw, err := s.store.Get(ctx, headPrefix+patient)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, nil
+	}
+	return raw, err
+}
+
+// storedHeads forgets the heads in memory that the store now holds:
+// those written by records up to lsn.
+func (s *Service) storedHeads(lsn uint64) {
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
+	for p, h := range s.heads {
+		if h.lsn <= lsn {
+			delete(s.heads, p)
+		}
+	}
+}
+
+// undoJournaled is undo through the journal.
+func (s *Service) undoJournaled(ctx context.Context, e Entry, id string, oldHead, newHead []byte) {
+	s.jmu.Lock()
+	items := []kv.Item{{Key: entryPrefix + id, Delete: true}}
+	var back []byte
+	if e.Patient != "" {
+		cur, err := s.headOf(ctx, e.Patient)
+		if err != nil || !bytes.Equal(cur, newHead) {
+			s.jmu.Unlock()
+			s.log.WarnContext(ctx, "audit: entry kept without a ledger leaf: the chain moved on", "entry", id)
+			return
+		}
+		back = oldHead
+		if back == nil {
+			back, _ = json.Marshal(head{}) // an empty chain
+		}
+		items = append(items, kv.Item{Key: patientKey(e.Patient, e.Seq), Delete: true}, kv.Item{Key: headPrefix + e.Patient, Value: back})
+	}
+	r, err := s.j.offer(items, nil)
+	if err == nil && e.Patient != "" {
+		s.heads[e.Patient] = memHead{raw: back, lsn: r.lsn}
+	}
+	s.jmu.Unlock()
+	if err == nil {
+		err = <-r.durable
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "audit: entry kept without a ledger leaf: could not undo it", "entry", id, "error", err)
+	}
+}
+
+// settle waits, with a journal, until the entries already answered are
+// in the store, so that a read sees them.
+func (s *Service) settle(ctx context.Context) error {
+	if s.j == nil {
+		return nil
+	}
+	return s.j.settle(ctx)
 }
