@@ -66,4 +66,18 @@
 // event had been logged. Log returns once the entry is stored, pending,
 // and appends its commitment in the background, retrying, and committing
 // at the next start what a stop left pending.
+//
+// # The journal
+//
+// With Options.Journal (a store that this process alone writes, such as
+// an embedded bbolt file), "stored" means synced to a write-ahead journal:
+// one append and one file sync shared by the entries that arrived during
+// the previous sync, rather than a store commit. The chain heads not yet
+// in the store are kept in memory, a background applier writes the
+// journal's records to the store with the number of the last one applied
+// (so that a restart applies each exactly once), and List, ListForPatient
+// and CommitPending first wait for the records already answered. If the
+// journal cannot be written, Log and Record fail from then on, until a
+// restart: no event is answered as logged that is not. See journal.go for
+// the file format and the recovery rules.
 package audit

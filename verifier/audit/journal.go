@@ -468,28 +468,10 @@ func (j *journal) hurryUp() {
 
 // settle waits until every record synced so far is in the store.
 func (j *journal) settle(ctx context.Context) error {
-	for {
-		j.mu.Lock()
-		target, applied, ch := j.durable, j.applied, j.appliedCh
-		j.mu.Unlock()
-		if applied >= target {
-			return nil
-		}
-		j.hurryUp()
-		select {
-		case <-ch:
-		case <-j.appDone:
-			j.mu.Lock()
-			applied = j.applied
-			j.mu.Unlock()
-			if applied >= target {
-				return nil
-			}
-			return errors.New("audit: the access log is closed")
-		case <-ctx.Done():
-			return fmt.Errorf("audit: waiting for the journal to reach the store: %w", ctx.Err())
-		}
-	}
+	j.mu.Lock()
+	target := j.durable
+	j.mu.Unlock()
+	return j.waitApplied(ctx, target)
 }
 
 // waitApplied waits until record lsn is in the store.
@@ -505,7 +487,13 @@ func (j *journal) waitApplied(ctx context.Context, lsn uint64) error {
 		select {
 		case <-ch:
 		case <-j.appDone:
-			return errors.New("audit: the access log closed before the entry reached the store")
+			j.mu.Lock()
+			applied = j.applied
+			j.mu.Unlock()
+			if applied >= lsn {
+				return nil
+			}
+			return errors.New("audit: the access log closed before the entries reached the store")
 		case <-ctx.Done():
 			return fmt.Errorf("audit: waiting for the journal to reach the store: %w", ctx.Err())
 		}
