@@ -1,15 +1,20 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,12 +62,14 @@ const (
 // answer; its ledger commitment follows in the background).
 func BenchmarkHTTPPresentationsVerify(b *testing.B) {
 	verify, echo := presentationsVerifyLoad(b)
+	cpu0 := verify.serverCPU(b)
 	b.ResetTimer()
 	v := drive(verify, b.N, benchClients)
 	b.StopTimer()
 	if v.err != nil {
 		b.Fatal(v.err)
 	}
+	cpu1 := verify.serverCPU(b)
 	e := drive(echo, b.N, benchClients)
 	if e.err != nil {
 		b.Fatal(e.err)
@@ -70,6 +77,7 @@ func BenchmarkHTTPPresentationsVerify(b *testing.B) {
 	v.report(b, "verify", false)
 	e.report(b, "echo", false)
 	b.ReportMetric(v.rate()/e.rate(), "verify/echo")
+	reportCPU(b, cpu0, cpu1, v)
 }
 
 // BenchmarkHTTPPresentationsVerifyAtRate offers the same verifications as
@@ -98,12 +106,14 @@ func BenchmarkHTTPPresentationsVerifyAtRate(b *testing.B) {
 	if w := driveAt(verify, benchRate, benchRate); w.err != nil {
 		b.Fatalf("warm-up: %v", w.err)
 	}
+	cpu0 := verify.serverCPU(b)
 	b.ResetTimer()
 	v := driveAt(verify, b.N, benchRate)
 	b.StopTimer()
 	if v.err != nil {
 		b.Fatal(v.err)
 	}
+	cpu1 := verify.serverCPU(b)
 	if w := driveAt(echo, benchRate, benchRate); w.err != nil {
 		b.Fatalf("echo warm-up: %v", w.err)
 	}
@@ -114,6 +124,23 @@ func BenchmarkHTTPPresentationsVerifyAtRate(b *testing.B) {
 	v.report(b, "verify", true)
 	e.report(b, "echo", true)
 	b.ReportMetric(float64(disk.Microseconds()), "sync_p50_us")
+	reportCPU(b, cpu0, cpu1, v)
+}
+
+// reportCPU reports the server process's CPU time between the readings
+// cpu0 and cpu1 (user and system, all its threads, background work
+// included) per verification of v, as
+// server_cpu_us/op, and as server_cores: the share of the machine's
+// cores it kept busy. Unlike the latencies, this hardly moves with the
+// machine's other load, so it is the figure that shows what a change
+// to the request path costs. Not reported where /proc is missing.
+func reportCPU(b *testing.B, cpu0, cpu1 time.Duration, v loadResult) {
+	if cpu0 < 0 || v.n == 0 {
+		return
+	}
+	cpu := cpu1 - cpu0
+	b.ReportMetric(float64(cpu.Microseconds())/float64(v.n), "server_cpu_us/op")
+	b.ReportMetric(cpu.Seconds()/v.elapsed.Seconds(), "server_cores")
 }
 
 // syncLatency returns the median time of 200 writes of 4 KB, each
@@ -146,14 +173,14 @@ func syncLatency(b *testing.B, dir string) time.Duration {
 // JWT every benchRefresh) and the echo baseline's request with the same
 // body and headers, after one warm-up verification.
 func presentationsVerifyLoad(b *testing.B) (verify, echo *loadTarget) {
-	base, admin := startServeProcess(b)
+	base, admin, pid := startServeProcess(b)
 	holder, err := keys.Generate(keys.ES256)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cred := issuePatientIdentity(b, base, admin, holder)
 
-	verify = &loadTarget{addr: strings.TrimPrefix(base, "http://"), path: "/presentations/verify", token: admin}
+	verify = &loadTarget{addr: strings.TrimPrefix(base, "http://"), path: "/presentations/verify", token: admin, pid: pid}
 	echo = &loadTarget{addr: echoServer(b), path: "/echo", token: admin}
 	build := func() error {
 		vp, err := sdjwt.Present(cred, sdjwt.DisclosePaths([]any{"given_name"}, []any{"family_name"}, []any{"birthdate"}),
@@ -204,8 +231,9 @@ func presentationsVerifyLoad(b *testing.B) (verify, echo *loadTarget) {
 // port with a fresh data directory, as it runs in production: a process
 // of its own, with its own runtime (and GOGC 200 unless the environment
 // sets GOGC), so the load generator's goroutines, heap and collections are
-// not the server's. It returns the base URL and the admin token.
-func startServeProcess(b *testing.B) (base, admin string) {
+// not the server's. It returns the base URL, the admin token and the
+// server's process id.
+func startServeProcess(b *testing.B) (base, admin string, pid int) {
 	b.Helper()
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "medid")
@@ -263,7 +291,39 @@ func startServeProcess(b *testing.B) (base, admin string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return base, strings.TrimSpace(string(token))
+	return base, strings.TrimSpace(string(token)), cmd.Process.Pid
+}
+
+// processCPU returns the user and system CPU time that process pid has
+// used so far, from /proc/pid/stat (in clock ticks of 10 ms, the Linux
+// USER_HZ), or -1 where there is no /proc.
+func processCPU(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if errors.Is(err, fs.ErrNotExist) && runtime.GOOS != "linux" {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// utime and stime are fields 14 and 15, the 12th and 13th after it.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, raw)
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, raw)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // loadResult is the outcome of one drive.
@@ -370,7 +430,22 @@ func load(t *loadTarget, n, clients int, due func(start time.Time, i int) time.T
 // the load generator spends as little of the machine's CPU as it can.
 type loadTarget struct {
 	addr, path, token string
+	pid               int // the server's process, 0 when it is this one
 	req               atomic.Pointer[[]byte]
+}
+
+// serverCPU returns the CPU time t's server process has used so far
+// (see processCPU), or -1 when it is not a process of its own or the
+// system does not tell.
+func (t *loadTarget) serverCPU(b *testing.B) time.Duration {
+	if t.pid == 0 {
+		return -1
+	}
+	d, err := processCPU(t.pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
 }
 
 // setBody builds the request with body.
