@@ -169,6 +169,11 @@ func accessCommitment(e AccessEntry, salt []byte) (string, error) {
 	if len(salt) != 32 {
 		return "", fmt.Errorf("a salt is 32 bytes, not %d", len(salt))
 	}
+	if e.Seq > 1<<53 {
+		// JCS numbers are IEEE doubles: a larger seq has no exact
+		// canonical form, and the access log never commits to one.
+		return "", fmt.Errorf("seq %d is past the integers JSON holds exactly", e.Seq)
+	}
 	raw, err := json.Marshal(accessCommitted{V: 1, Kind: e.Kind, Time: e.Time.UTC().Format(time.RFC3339Nano),
 		Verifier: e.Verifier, Client: e.Client, Patient: e.Patient, CredentialTypes: e.CredentialTypes,
 		ClaimNames: e.ClaimNames, Scopes: e.Scopes, Purpose: e.Purpose, Outcome: e.Outcome, Reasons: e.Reasons,

@@ -13,8 +13,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/gowebpki/jcs"
-
 	"github.com/medid/medid/did"
 )
 
@@ -110,7 +108,8 @@ type Entry struct {
 
 // committed is the JSON form of an Entry that the commitment covers.
 // Persistence and the wire have their own structs; this one is the
-// canonical content.
+// canonical content. Canonical writes it directly, in JCS order; a new
+// member goes there too.
 type committed struct {
 	V               int      `json:"v"`
 	Kind            Kind     `json:"kind"`
@@ -131,14 +130,28 @@ type committed struct {
 // Canonical returns the RFC 8785 (JCS) canonical JSON of e that its
 // commitment covers. PatientDID is not part of it.
 func Canonical(e Entry) ([]byte, error) {
-	raw, err := json.Marshal(committed{V: 1, Kind: e.Kind, Time: e.Time.UTC().Format(time.RFC3339Nano),
-		Verifier: e.Verifier, Client: e.Client, Patient: e.Patient, CredentialTypes: e.CredentialTypes,
-		ClaimNames: e.ClaimNames, Scopes: e.Scopes, Purpose: e.Purpose, Outcome: e.Outcome,
-		Reasons: e.Reasons, Seq: e.Seq, Prev: e.Prev})
-	if err != nil {
-		return nil, err
+	if e.Seq > maxExactInt {
+		return nil, fmt.Errorf("audit: entry seq %d is past the integers JSON holds exactly", e.Seq)
 	}
-	return jcs.Transform(raw)
+	// The members of committed, in JCS order.
+	w := newCanonWriter(256)
+	w.strsOmit("claim_names", e.ClaimNames)
+	w.strOmit("client", e.Client)
+	w.strsOmit("credential_types", e.CredentialTypes)
+	w.str("kind", string(e.Kind))
+	w.str("outcome", string(e.Outcome))
+	w.strOmit("patient", e.Patient)
+	w.strOmit("prev", e.Prev)
+	w.strOmit("purpose", e.Purpose)
+	w.strsOmit("reasons", e.Reasons)
+	w.strsOmit("scopes", e.Scopes)
+	if e.Seq != 0 {
+		w.uint("seq", e.Seq)
+	}
+	w.str("time", e.Time.UTC().Format(time.RFC3339Nano))
+	w.uint("v", 1)
+	w.str("verifier", e.Verifier)
+	return w.bytes(), nil
 }
 
 // parseCanonical decodes the committed JSON of an entry (as stored).
@@ -183,7 +196,8 @@ func commit(salt, canonical []byte) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
-// ledgerEntry is the JSON appended to the ledger.
+// ledgerEntry is the JSON appended to the ledger (LedgerEntry writes it
+// directly, in JCS order).
 type ledgerEntry struct {
 	V          int    `json:"v"`
 	Type       string `json:"type"`
@@ -194,11 +208,13 @@ type ledgerEntry struct {
 // LedgerEntry returns the ledger entry (JCS) that commits to an access log
 // entry with the given commitment and time: the exact bytes of the leaf.
 func LedgerEntry(commitment string, t time.Time) ([]byte, error) {
-	raw, err := json.Marshal(ledgerEntry{V: 1, Type: EntryType, Commitment: commitment, Time: t.UTC().Format(time.RFC3339Nano)})
-	if err != nil {
-		return nil, err
-	}
-	return jcs.Transform(raw)
+	// The members of ledgerEntry, in JCS order.
+	w := newCanonWriter(128)
+	w.str("commitment", commitment)
+	w.str("time", t.UTC().Format(time.RFC3339Nano))
+	w.str("type", EntryType)
+	w.uint("v", 1)
+	return w.bytes(), nil
 }
 
 // ParseLedgerEntry decodes an access log ledger entry. ok is false for
