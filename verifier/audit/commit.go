@@ -76,7 +76,7 @@ const maxCommitBatch = 1024
 // stored, and shown as pending), so under load the committer gathers a
 // batch's worth rather than cutting one per ledger batch: fewer, larger
 // ledger batches cost less CPU and fewer file syncs for the same entries.
-const commitInterval = 50 * time.Millisecond
+const commitInterval = 250 * time.Millisecond
 
 // committer appends queued commitments to the ledger, all those queued
 // at once (one AppendAll), retrying a failed batch a few times before
