@@ -71,7 +71,7 @@ func (v *Verifier) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 			return renderFailure(c, "verifiableCredential", err)
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, map[string]any{"verified": true, "checks": vc.Checks(), "credential": vc})
+		return writeJSON(c, credentialVerified{Checks: vc.checks, Credential: vc.view(), Verified: true})
 	}, admin)
 	g.POST("/presentations/verify", func(c echo.Context) error {
 		var req VerifyPresentationRequest
@@ -94,8 +94,34 @@ func (v *Verifier) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 			return renderFailure(c, "verifiablePresentation", err)
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, map[string]any{"verified": true, "checks": vp.Checks(), "presentation": vp})
+		return writeJSON(c, presentationVerified{Checks: vp.checks, Presentation: vp.view(), Verified: true})
 	}, admin)
+}
+
+// credentialVerified and presentationVerified are the 200 answers of the
+// verify routes (members in name order, as they were when these were
+// maps).
+type credentialVerified struct {
+	Checks     []Check      `json:"checks"`
+	Credential verifiedJSON `json:"credential"`
+	Verified   bool         `json:"verified"`
+}
+
+type presentationVerified struct {
+	Checks       []Check          `json:"checks"`
+	Presentation presentationJSON `json:"presentation"`
+	Verified     bool             `json:"verified"`
+}
+
+// writeJSON answers 200 with v as JSON, marshalled once (echo's c.JSON
+// goes through an Encoder that re-scans the bytes of every MarshalJSON
+// inside), and ended by a newline as c.JSON ends it.
+func writeJSON(c echo.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, append(b, '\n'))
 }
 
 // renderFailure maps a verification error to its response.

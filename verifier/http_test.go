@@ -92,8 +92,8 @@ func TestHTTPVerifyCredential(t *testing.T) {
 	}
 	for _, vc := range []any{sd, json.RawMessage(envelope("EnvelopedVerifiableCredential", "vc+jwt", jwt))} {
 		r := post(t, srv, "/credentials/verify", adminToken, body(map[string]any{"verifiableCredential": vc, "options": map[string]any{}}))
-		if r.status != 200 || r.body["verified"] != true {
-			t.Fatalf("valid credential: %d %v", r.status, r.body)
+		if r.status != 200 || r.body["verified"] != true || r.ctype != "application/json" {
+			t.Fatalf("valid credential: %d %s %v", r.status, r.ctype, r.body)
 		}
 		if n := len(r.body["checks"].([]any)); n != 6 {
 			t.Fatalf("%d checks", n)
@@ -123,8 +123,8 @@ func TestHTTPVerifyPresentation(t *testing.T) {
 	p := w.present(sd, nonce, audience, []any{"given_name"})
 	opts := map[string]any{"challenge": nonce, "domain": audience}
 	r := post(t, srv, "/presentations/verify", adminToken, body(map[string]any{"verifiablePresentation": p, "options": opts}))
-	if r.status != 200 || r.body["verified"] != true {
-		t.Fatalf("valid: %d %v", r.status, r.body)
+	if r.status != 200 || r.body["verified"] != true || r.ctype != "application/json" {
+		t.Fatalf("valid: %d %s %v", r.status, r.ctype, r.body)
 	}
 	creds := r.body["presentation"].(map[string]any)["credentials"].([]any)
 	claims := creds[0].(map[string]any)["claims"].(map[string]any)

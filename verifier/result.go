@@ -189,10 +189,15 @@ func timePtr(t time.Time) *time.Time {
 }
 
 // MarshalJSON renders the verified credential for an API response.
-func (v *Verified) MarshalJSON() ([]byte, error) {
-	return json.Marshal(verifiedJSON{Format: v.format, ID: v.id, Issuer: v.issuer, Subject: v.subject, Types: v.types,
+func (v *Verified) MarshalJSON() ([]byte, error) { return json.Marshal(v.view()) }
+
+// view is v's JSON view. Responses marshal views rather than the types
+// with MarshalJSON methods: encoding/json re-scans every byte a
+// MarshalJSON returns, once per level of nesting.
+func (v *Verified) view() verifiedJSON {
+	return verifiedJSON{Format: v.format, ID: v.id, Issuer: v.issuer, Subject: v.subject, Types: v.types,
 		Claims: v.claims, KeyBound: v.keyBound, IssuedAt: timePtr(v.issuedAt), ValidFrom: timePtr(v.validFrom),
-		ValidUntil: timePtr(v.validUntil), Status: v.status})
+		ValidUntil: timePtr(v.validUntil), Status: v.status}
 }
 
 // VerifiedPresentation is a presentation that passed every check, with
@@ -229,12 +234,21 @@ func (p *VerifiedPresentation) Credentials() []*Verified { return slices.Clone(p
 func (p *VerifiedPresentation) Checks() []Check { return slices.Clone(p.checks) }
 
 // MarshalJSON renders the presentation for an API response.
-func (p *VerifiedPresentation) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Format      Format      `json:"format"`
-		Holder      string      `json:"holder,omitempty"`
-		Credentials []*Verified `json:"credentials"`
-	}{p.format, p.holder, p.credentials})
+func (p *VerifiedPresentation) MarshalJSON() ([]byte, error) { return json.Marshal(p.view()) }
+
+// presentationJSON is the JSON view of a VerifiedPresentation.
+type presentationJSON struct {
+	Format      Format         `json:"format"`
+	Holder      string         `json:"holder,omitempty"`
+	Credentials []verifiedJSON `json:"credentials"`
+}
+
+func (p *VerifiedPresentation) view() presentationJSON {
+	creds := make([]verifiedJSON, len(p.credentials))
+	for i, c := range p.credentials {
+		creds[i] = c.view()
+	}
+	return presentationJSON{Format: p.format, Holder: p.holder, Credentials: creds}
 }
 
 // VerificationError is returned when a check failed. It lists every check,
