@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/medid/medid/did"
 	"github.com/medid/medid/internal/kv"
 	"github.com/medid/medid/verifier/audit"
 )
@@ -193,4 +195,70 @@ func TestJournalFailureRefusesEntries(t *testing.T) {
 	if len(all) != 1 || audit.VerifyChain(all) != nil {
 		t.Fatalf("entries logged before the failure: %d, chain %v", len(all), audit.VerifyChain(all))
 	}
+}
+
+// TestJournalOverlappingSyncs: with a second sync started at once
+// whenever one is in flight, and segments so small that they fill every
+// few records (a new one waits for the old one's syncs), entries logged
+// from many goroutines are all answered; replayed at the next start they
+// are all there, each patient's in one unbroken chain, and on the ledger.
+func TestJournalOverlappingSyncs(t *testing.T) {
+	defer audit.SetHedgeAfter(0)()
+	defer audit.SetSegmentSize(2048)()
+	f := newFixture(t, withJournal)
+	if err := f.svc.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	svc, err := audit.New(refusingStore{f.store}, f.ledger, f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	patients := []did.DID{mustDID(t, "did:example:alice"), mustDID(t, "did:example:bob"), mustDID(t, "did:example:carol")}
+	const writers, each = 24, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if _, err := svc.Log(ctx, decision(patients[(w+i)%len(patients)], audit.OutcomeDeny)); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Log: %v", err)
+	}
+	if n := len(segments(t, f.journal)); n < 10 {
+		t.Fatalf("%d segments: the test wants many rotations", n)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := svc.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+
+	svc, err = audit.New(f.store, f.ledger, f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close(context.Background()) })
+	total := 0
+	for _, p := range patients {
+		all := allForPatient(t, svc, svc.Pseudonym(p))
+		if err := audit.VerifyChain(all); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if len(all) == 0 || all[0].Entry.Seq != uint64(len(all)) {
+			t.Fatalf("%s: %d entries, newest seq %v", p, len(all), all)
+		}
+		total += len(all)
+	}
+	if total != writers*each {
+		t.Fatalf("%d entries replayed, want %d", total, writers*each)
+	}
+	waitOnLedger(t, svc, svc.Pseudonym(patients[0]), len(allForPatient(t, svc, svc.Pseudonym(patients[0]))))
 }
