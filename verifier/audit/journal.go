@@ -21,7 +21,8 @@ import (
 // The journal is the access log's write-ahead log, for a store that this
 // process alone writes (Options.Journal). An entry is durable, and its
 // caller answered, once its record is in the journal: one append and one
-// file sync shared by every record that arrived during the previous sync,
+// file sync shared by every record that arrived during the previous sync
+// (or, when that sync runs past hedgeAfter, a second one beside it),
 // instead of a store commit. A background applier then writes the
 // records' items to the store in large batches, each batch together with
 // the number of the last record it holds (journalKey), so that a record
