@@ -36,6 +36,40 @@ func ledgerEntryJCS(commitment string, t time.Time) ([]byte, error) {
 	return jcs.Transform(raw)
 }
 
+// sameCanonical fails t unless Canonical(e) is the oracle's bytes, and
+// returns them.
+func sameCanonical(t *testing.T, e Entry) []byte {
+	t.Helper()
+	got, err := Canonical(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := canonicalJCS(e)
+	if err != nil {
+		t.Fatalf("oracle: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("entry %+v:\nCanonical = %q\nwant        %q", e, got, want)
+	}
+	return got
+}
+
+// sameLedgerEntry fails t unless LedgerEntry(c, tm) is the oracle's bytes.
+func sameLedgerEntry(t *testing.T, c string, tm time.Time) {
+	t.Helper()
+	got, err := LedgerEntry(c, tm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ledgerEntryJCS(c, tm)
+	if err != nil {
+		t.Fatalf("oracle: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("LedgerEntry(%q) = %q, want %q", c, got, want)
+	}
+}
+
 // trickyStrings are strings whose JSON and JCS forms differ from their
 // bytes: escapes, control characters, invalid UTF-8, characters that
 // encoding/json escapes for HTML but JCS does not, surrogate encodings.
@@ -64,34 +98,12 @@ func TestCanonicalMatchesJCS(t *testing.T) {
 		cases = append(cases, e)
 	}
 	for i, e := range cases {
-		got, err := Canonical(e)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		want, err := canonicalJCS(e)
-		if err != nil {
-			t.Fatalf("case %d: oracle: %v", i, err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("case %d: Canonical = %s\nwant              %s", i, got, want)
-		}
-		if !utf8.Valid(got) || !json.Valid(got) {
+		if got := sameCanonical(t, e); !utf8.Valid(got) || !json.Valid(got) {
 			t.Errorf("case %d: Canonical = %q is not valid UTF-8 JSON", i, got)
 		}
 	}
 	for _, s := range trickyStrings {
-		tm := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-		got, err := LedgerEntry(s, tm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := ledgerEntryJCS(s, tm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("LedgerEntry(%q) = %s, want %s", s, got, want)
-		}
+		sameLedgerEntry(t, s, time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC))
 	}
 }
 
@@ -126,21 +138,10 @@ func TestCanonicalRandomEntries(t *testing.T) {
 		}
 		return ss
 	}
-	for i := range 3000 {
-		e := Entry{Kind: Kind(str()), Time: time.Unix(r.Int64N(1<<40), r.Int64N(1e9)), Verifier: str(), Client: str(),
+	for range 3000 {
+		sameCanonical(t, Entry{Kind: Kind(str()), Time: time.Unix(r.Int64N(1<<40), r.Int64N(1e9)), Verifier: str(), Client: str(),
 			Patient: str(), CredentialTypes: strs(), ClaimNames: strs(), Scopes: strs(), Purpose: str(),
-			Outcome: Outcome(str()), Reasons: strs(), Seq: r.Uint64N(maxExactInt + 1), Prev: str()}
-		got, err := Canonical(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := canonicalJCS(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("entry %d %+v:\nCanonical = %q\nwant        %q", i, e, got, want)
-		}
+			Outcome: Outcome(str()), Reasons: strs(), Seq: r.Uint64N(maxExactInt + 1), Prev: str()})
 	}
 }
 
@@ -157,30 +158,10 @@ func FuzzCanonical(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, a, b string, seq uint64) {
 		seq %= maxExactInt + 1
-		e := Entry{Kind: Kind(a), Time: time.Unix(int64(seq), 0), Verifier: b, Client: a, Patient: b,
-			CredentialTypes: []string{a, b}, ClaimNames: []string{b}, Purpose: a, Outcome: Outcome(b), Reasons: []string{a}, Seq: seq, Prev: b}
-		got, err := Canonical(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := canonicalJCS(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("Canonical = %q, want %q", got, want)
-		}
-		gotL, err := LedgerEntry(a, e.Time)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantL, err := ledgerEntryJCS(a, e.Time)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(gotL, wantL) {
-			t.Fatalf("LedgerEntry = %q, want %q", gotL, wantL)
-		}
+		tm := time.Unix(int64(seq), 0)
+		sameCanonical(t, Entry{Kind: Kind(a), Time: tm, Verifier: b, Client: a, Patient: b,
+			CredentialTypes: []string{a, b}, ClaimNames: []string{b}, Purpose: a, Outcome: Outcome(b), Reasons: []string{a}, Seq: seq, Prev: b})
+		sameLedgerEntry(t, a, tm)
 	})
 }
 
