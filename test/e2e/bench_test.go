@@ -53,23 +53,18 @@ const (
 // another loopback listener the same way, as the baseline.
 //
 // Metrics: verify_req/s, verify_p50_ms, verify_p99_ms, the same for
-// echo_, and verify/echo (the throughput ratio). This is the server's
-// throughput at saturation; BenchmarkHTTPPresentationsVerifyAtRate
-// measures the latency at the rate.
+// echo_, verify/echo (the throughput ratio), and the server's usage per
+// verification (server_cpu_us/op, server_cores, server_written_KB/op: see
+// reportUsage). This is the server's throughput at saturation;
+// BenchmarkHTTPPresentationsVerifyAtRate measures the latency at the
+// issue's rate.
 //
 // Every verification goes through the whole request path, including the
 // access log entry that the VC-API handlers record (stored before the
 // answer; its ledger commitment follows in the background).
 func BenchmarkHTTPPresentationsVerify(b *testing.B) {
 	verify, echo := presentationsVerifyLoad(b)
-	u0 := verify.serverUsage(b)
-	b.ResetTimer()
-	v := drive(verify, b.N, benchClients)
-	b.StopTimer()
-	if v.err != nil {
-		b.Fatal(v.err)
-	}
-	u1 := verify.serverUsage(b)
+	v := measured(b, verify, func() loadResult { return drive(verify, b.N, benchClients) })
 	e := drive(echo, b.N, benchClients)
 	if e.err != nil {
 		b.Fatal(e.err)
@@ -77,7 +72,6 @@ func BenchmarkHTTPPresentationsVerify(b *testing.B) {
 	v.report(b, "verify", false)
 	e.report(b, "echo", false)
 	b.ReportMetric(v.rate()/e.rate(), "verify/echo")
-	reportUsage(b, u0, u1, v)
 }
 
 // BenchmarkHTTPPresentationsVerifyAtRate offers the same verifications as
@@ -96,7 +90,8 @@ func BenchmarkHTTPPresentationsVerify(b *testing.B) {
 // a 4 KB write and fsync in the benchmark's temporary directory,
 // measured just before the load. Every verification waits for a synced
 // store commit, so the disk's sync latency, which varies on this shared
-// machine by 3× from hour to hour, is the baseline that explains a run.
+// machine by 3× from hour to hour, is the baseline that explains a run;
+// and the server's usage, as in BenchmarkHTTPPresentationsVerify.
 func BenchmarkHTTPPresentationsVerifyAtRate(b *testing.B) {
 	disk := syncLatency(b, b.TempDir())
 	verify, echo := presentationsVerifyLoad(b)
@@ -106,14 +101,7 @@ func BenchmarkHTTPPresentationsVerifyAtRate(b *testing.B) {
 	if w := driveAt(verify, benchRate, benchRate); w.err != nil {
 		b.Fatalf("warm-up: %v", w.err)
 	}
-	u0 := verify.serverUsage(b)
-	b.ResetTimer()
-	v := driveAt(verify, b.N, benchRate)
-	b.StopTimer()
-	if v.err != nil {
-		b.Fatal(v.err)
-	}
-	u1 := verify.serverUsage(b)
+	v := measured(b, verify, func() loadResult { return driveAt(verify, b.N, benchRate) })
 	if w := driveAt(echo, benchRate, benchRate); w.err != nil {
 		b.Fatalf("echo warm-up: %v", w.err)
 	}
@@ -124,7 +112,21 @@ func BenchmarkHTTPPresentationsVerifyAtRate(b *testing.B) {
 	v.report(b, "verify", true)
 	e.report(b, "echo", true)
 	b.ReportMetric(float64(disk.Microseconds()), "sync_p50_us")
-	reportUsage(b, u0, u1, v)
+}
+
+// measured runs load as the benchmark's timed part, fails b if it
+// failed, reports the server's usage during it (reportUsage) and
+// returns its result.
+func measured(b *testing.B, t *loadTarget, load func() loadResult) loadResult {
+	u0 := t.serverUsage(b)
+	b.ResetTimer()
+	v := load()
+	b.StopTimer()
+	if v.err != nil {
+		b.Fatal(v.err)
+	}
+	reportUsage(b, u0, t.serverUsage(b), v)
+	return v
 }
 
 // reportUsage reports what the server process used between the
