@@ -297,6 +297,15 @@ func (r *Registry) Resolve(ctx context.Context, d did.DID, opts did.ResolutionOp
 	}
 	if v.Version < st.Version {
 		md.NextVersionID = strconv.Itoa(v.Version + 1)
+		// nextUpdate (W3C DID Resolution): when the version that
+		// replaced this one was made, so that a caller knows the span in
+		// which this document was the DID's.
+		next, err := r.decoded(ctx, d.String(), v.Version+1)
+		if err != nil {
+			return nil, err
+		}
+		t := next.v.Time
+		md.NextUpdate = &t
 	}
 	md.Deactivated = v.Type == OpDeactivate
 	md.LedgerProof, err = r.proof(ctx, v)

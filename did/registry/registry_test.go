@@ -128,6 +128,9 @@ func TestSubmitResolveAndProve(t *testing.T) {
 	if old.DocumentMetadata.VersionID != "1" || old.DocumentMetadata.NextVersionID != "2" || !hasKey(t, old.Document, a.vm.Public()) {
 		t.Fatalf("historical: %+v", old.DocumentMetadata)
 	}
+	if nu := old.DocumentMetadata.NextUpdate; nu == nil || !nu.Equal(updated.Version.Time) || res.DocumentMetadata.NextUpdate != nil {
+		t.Fatalf("nextUpdate of version 1: %v, want %v (the update's time); of the latest: %v", nu, updated.Version.Time, res.DocumentMetadata.NextUpdate)
+	}
 	verifyProof(t, f.log, old.DocumentMetadata.LedgerProof, created.LogIndex)
 	if v1, err := f.reg.Resolve(ctx, d, did.ResolutionOptions{VersionID: "1"}); err != nil || v1.DocumentMetadata.VersionID != "1" {
 		t.Fatalf("versionId=1: %v", err)
