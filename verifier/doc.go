@@ -14,7 +14,11 @@
 //
 //   - signature: the issuer's signature (and the SD-JWT Disclosures), with
 //     the issuer's key resolved through the DID resolver, for any method it
-//     has, as of the credential's issuance time;
+//     has, as of the credential's issuance time (cached for
+//     Options.KeyCacheTTL: per document version when the resolution tells
+//     the version's span, created or updated to nextUpdate, so credentials
+//     issued at different times under one version share a resolution;
+//     per second of issuance otherwise);
 //   - validity: nbf/exp/iat or validFrom/validUntil, with a bounded,
 //     configurable clock skew;
 //   - status: the Token Status List or Bitstring Status List entry, fetched

@@ -112,6 +112,10 @@ type Verifier struct {
 	opt    Options
 	status *statuscheck.Checker
 	keys   *lru.Cache[keyID, cachedKey]
+	// spans holds, per key (at zero), the keys resolved as of a time
+	// with the span of time in which their document was the DID's:
+	// credentials issued at any time in a span share one resolution.
+	spans *lru.Cache[keyID, []keySpan]
 	// historyless holds the names of the DID methods that refused a
 	// versionTime: their keys are looked up in the current document.
 	historyless sync.Map
@@ -137,6 +141,75 @@ type cachedKey struct {
 	expires time.Time
 }
 
+// keySpan is a key of a DID document version, with the time the version
+// took effect (from) and the time before which it was certainly still in
+// effect (until, exclusive).
+type keySpan struct {
+	pub         crypto.PublicKey
+	from, until time.Time
+	expires     time.Time
+}
+
+// maxSpans bounds the versions kept per key.
+const maxSpans = 8
+
+// latestSpanMargin is left out at the end of the span of a version that
+// was the newest when resolved: a newer version being registered at that
+// moment may carry a time just before it.
+const latestSpanMargin = 5 * time.Second
+
+// versionSpan returns the span in which the resolved document was the
+// DID's, from its metadata (W3C DID Resolution: updated or created, and
+// nextUpdate when a newer version exists), for a resolution made at now;
+// ok is false when the metadata does not tell.
+func versionSpan(md did.DocumentMetadata, now time.Time) (from, until time.Time, ok bool) {
+	switch {
+	case md.Updated != nil:
+		from = *md.Updated
+	case md.Created != nil:
+		from = *md.Created
+	default:
+		return time.Time{}, time.Time{}, false
+	}
+	switch {
+	case md.NextVersionID == "" && md.NextUpdate == nil:
+		until = now.Add(-latestSpanMargin)
+	case md.NextUpdate != nil:
+		until = *md.NextUpdate
+	default:
+		return time.Time{}, time.Time{}, false
+	}
+	return from, until, from.Before(until)
+}
+
+// spanKey returns the cached key of id (at zero) in effect at at.
+func (v *Verifier) spanKey(id keyID, at, now time.Time) (crypto.PublicKey, bool) {
+	spans, _ := v.spans.Get(id)
+	for _, sp := range spans {
+		if !at.Before(sp.from) && at.Before(sp.until) && now.Before(sp.expires) {
+			return sp.pub, true
+		}
+	}
+	return nil, false
+}
+
+// addSpan caches sp for id (at zero), in place of the spans it overlaps
+// and of expired ones, keeping the newest maxSpans.
+func (v *Verifier) addSpan(id keyID, sp keySpan, now time.Time) {
+	old, _ := v.spans.Get(id)
+	spans := make([]keySpan, 0, len(old)+1)
+	for _, o := range old {
+		if now.Before(o.expires) && (!o.from.Before(sp.until) || !sp.from.Before(o.until)) {
+			spans = append(spans, o)
+		}
+	}
+	spans = append(spans, sp)
+	if len(spans) > maxSpans {
+		spans = spans[len(spans)-maxSpans:]
+	}
+	v.spans.Add(id, spans)
+}
+
 // New returns a Verifier.
 func New(o Options) (*Verifier, error) {
 	if err := o.Validate(); err != nil {
@@ -160,6 +233,9 @@ func New(o Options) (*Verifier, error) {
 	v := &Verifier{opt: o}
 	var err error
 	if v.keys, err = lru.New[keyID, cachedKey](4096); err != nil {
+		return nil, err
+	}
+	if v.spans, err = lru.New[keyID, []keySpan](1024); err != nil {
 		return nil, err
 	}
 	v.status, err = statuscheck.New(func(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
@@ -190,6 +266,7 @@ func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time
 		return nil, errors.New("the key id is not a verification method of the signer's DID")
 	}
 	id := keyID{controller: controller, kid: kid, rel: rel}
+	span := id // the key's spans are cached under at zero
 	if !at.IsZero() {
 		id.at = at.Unix()
 	}
@@ -198,6 +275,11 @@ func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time
 		// Only a key of a controller that parsed is cached.
 		if c, ok := v.keys.Get(id); ok && now.Before(c.expires) {
 			return c.pub, nil
+		}
+		if !at.IsZero() {
+			if pub, ok := v.spanKey(span, at, now); ok {
+				return pub, nil
+			}
 		}
 	}
 	d, err := did.Parse(controller)
@@ -247,7 +329,12 @@ func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time
 		return nil, err
 	}
 	if v.opt.KeyCacheTTL > 0 {
-		v.keys.Add(id, cachedKey{pub: pub, expires: now.Add(v.opt.KeyCacheTTL)})
+		expires := now.Add(v.opt.KeyCacheTTL)
+		if from, until, ok := versionSpan(res.DocumentMetadata, now); ok && id.at != 0 && !at.Before(from) && at.Before(until) {
+			v.addSpan(span, keySpan{pub: pub, from: from, until: until, expires: expires}, now)
+		} else {
+			v.keys.Add(id, cachedKey{pub: pub, expires: expires})
+		}
 	}
 	return pub, nil
 }

@@ -265,6 +265,14 @@ func TestIssuanceAcrossKeyRotation(t *testing.T) {
 	if !strings.HasSuffix(v2.Header.Kid, "#key-3") {
 		t.Fatalf("after rotation the issuer signs with %s", v2.Header.Kid)
 	}
+	// The server's own verifier takes both: each issuer key as of its
+	// credential's issuance, the first from the version the update
+	// replaced (whose resolution says when, nextUpdate), twice.
+	for _, cred := range []string{first, second, first, second} {
+		if code, out := postJSON(t, srv.URL+"/credentials/verify", srv.Admin, map[string]any{"verifiableCredential": cred}); code != http.StatusOK {
+			t.Fatalf("VC-API verification across the rotation: %d %v", code, out)
+		}
+	}
 	// The first credential no longer verifies against the current document,
 	// but does as of its issuance time.
 	if _, err := issuerKeyAt(t, srv.URL, firstKID, time.Now()); err == nil {
