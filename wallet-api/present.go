@@ -125,6 +125,9 @@ type PresentedCredential struct {
 	Name         string      `json:"name"`
 	Claims       []dcql.Path `json:"claims"`
 	CopyReused   bool        `json:"copy_reused"`
+	// shown names the claims the credential discloses whatever was
+	// chosen (alwaysDisclosed), for the history.
+	shown []string
 }
 
 // PresentationRecord is a presentation in the wallet's history: to whom,
@@ -442,6 +445,20 @@ func alwaysDisclosed(rec *credRecord) []string {
 	return out
 }
 
+// shownClaimNames names, as the history names chosen claims (paths from
+// the credential, as DCQL sees it), the claims a credential discloses
+// whatever is chosen: alwaysDisclosed, under credentialSubject for the
+// W3C formats.
+func shownClaimNames(rec *credRecord) []string {
+	names := alwaysDisclosed(rec)
+	if rec.Summary.Format != "dc+sd-jwt" {
+		for i, n := range names {
+			names[i] = "credentialSubject." + n
+		}
+	}
+	return names
+}
+
 // plannedCredential is one credential about to be presented.
 type plannedCredential struct {
 	queryID string
@@ -504,7 +521,8 @@ func (s *Service) Present(ctx context.Context, a Account, req PresentRequest) (*
 		}
 		tok[p.queryID] = append(tok[p.queryID], pres)
 		out.Presented = append(out.Presented, PresentedCredential{QueryID: p.queryID, CredentialID: p.held.rec.Summary.ID,
-			Name: displayName(p.held.rec.Display.Display, p.held.rec.Summary.ConfigurationID), Claims: p.paths, CopyReused: reused})
+			Name: displayName(p.held.rec.Display.Display, p.held.rec.Summary.ConfigurationID), Claims: p.paths, CopyReused: reused,
+			shown: shownClaimNames(p.held.rec)})
 		out.CopyReused = out.CopyReused || reused
 	}
 	fctx, cancel := context.WithTimeout(ctx, s.opt.FetchTimeout)
@@ -746,9 +764,17 @@ func (s *Service) recordPresentation(ctx context.Context, a Account, r *vpclient
 	rec := presRecord{ID: res.ID, At: at, ClientID: r.ClientID, ClientName: r.ClientMetadata.ClientName,
 		Purpose: r.Purpose, Outcome: outcome}
 	for _, p := range res.Presented {
-		names := make([]string, len(p.Claims))
-		for i, c := range p.Claims {
-			names[i] = claimName(c)
+		// What was chosen, then what the credential shows anyway: a
+		// jwt_vc_json or ldp_vc credential is sent whole, and an SD-JWT
+		// VC's issuer-signed payload claims are not selective.
+		names := make([]string, 0, len(p.Claims)+len(p.shown))
+		for _, c := range p.Claims {
+			names = append(names, claimName(c))
+		}
+		for _, n := range p.shown {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
 		}
 		rec.Credentials = append(rec.Credentials, PresentationClaim{CredentialID: p.CredentialID, Name: p.Name,
 			Claims: names, CopyReused: p.CopyReused})

@@ -299,7 +299,9 @@ func TestPresentToOurVerifierEndToEnd(t *testing.T) {
 		t.Fatal("copies were not used once each before one was reused")
 	}
 
-	// The history: to whom, when, which claim names; never values.
+	// The history: to whom, when, which claim names, never values: the
+	// ones chosen, then assurance_level, which the credential's
+	// issuer-signed payload shows to every verifier.
 	code, h := call(t, "GET", s.URL+"/wallet/presentations", tok, nil)
 	expect(t, "presentations", code, h, 200)
 	list := h["presentations"].([]any)
@@ -308,7 +310,7 @@ func TestPresentToOurVerifierEndToEnd(t *testing.T) {
 	}
 	oldest := list[3].(map[string]any)
 	if oldest["client_id"] != clientID || oldest["outcome"] != "accepted" || oldest["purpose"] != "Check in at the clinic" ||
-		js(oldest["credentials"].([]any)[0].(map[string]any)["claims"]) != `["given_name","birthdate"]` ||
+		js(oldest["credentials"].([]any)[0].(map[string]any)["claims"]) != `["given_name","birthdate","assurance_level"]` ||
 		list[0].(map[string]any)["credentials"].([]any)[0].(map[string]any)["copy_reused"] != true {
 		t.Fatalf("presentation history: %v", list)
 	}

@@ -99,6 +99,11 @@ func TestWalletHoldsAndPresentsLDPVC(t *testing.T) {
 	if str(t, hist, "presentations", 0, "outcome") != "accepted" || str(t, hist, "presentations", 0, "credentials", 0, "credential_id") != id {
 		t.Fatalf("presentations: %v", hist)
 	}
+	// The whole credential went, so the history names every claim, not
+	// only the one the query chose.
+	if got := fmt.Sprint(walk(hist, "presentations", 0, "credentials", 0, "claims")); got != "[credentialSubject.given_name credentialSubject.assurance_level credentialSubject.birthdate credentialSubject.family_name credentialSubject.gender credentialSubject.identifiers]" {
+		t.Fatalf("claims in the history: %s", got)
+	}
 	code, h := walletCall(t, "GET", srv.URL+"/wallet/history", tok, nil)
 	wantStatus(t, "history", code, h, http.StatusOK)
 	if str(t, h, "history", 0, "event") != "presentation_sent" || str(t, h, "history", 0, "credential_id") != id {
