@@ -75,8 +75,8 @@ func serve(t *testing.T, data string) (string, func()) {
 		}
 	}
 	t.Cleanup(stop)
-	if !strings.Contains(out.String(), "admin token written to") {
-		t.Errorf("first start did not print the admin token path: %q", out.String())
+	if !strings.Contains(out.String(), "admin token written to") || !strings.Contains(out.String(), "webhook secret written to") {
+		t.Errorf("first start did not print the admin token and webhook secret paths: %q", out.String())
 	}
 	return base, stop
 }
@@ -87,8 +87,10 @@ func TestCLIDIDLifecycleAndWitness(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	base, stop := serve(t, data)
-	if fi, err := os.Stat(filepath.Join(data, "admin-token")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("admin token file: %v %v", err, fi)
+	for _, name := range []string{"admin-token", "webhook-secret"} {
+		if fi, err := os.Stat(filepath.Join(data, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s file: %v %v", name, err, fi)
+		}
 	}
 	env := map[string]string{"MEDID_SERVER": base, "MEDID_KEYS": filepath.Join(dir, "keys.json")}
 

@@ -42,6 +42,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if a.AdminTokenPath != "" {
 		fmt.Fprintf(stdout, "admin token written to %s (mode 0600); send it as 'Authorization: Bearer <token>'\n", a.AdminTokenPath)
 	}
+	if a.WebhookSecretPath != "" {
+		fmt.Fprintf(stdout, "webhook secret written to %s (mode 0600); webhook receivers check the Medid-Signature header with it\n", a.WebhookSecretPath)
+	}
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		_ = a.Close(context.Background())

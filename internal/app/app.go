@@ -87,15 +87,20 @@ type App struct {
 	// AdminTokenPath is where a generated admin token was written ("" when
 	// it came from MEDID_ADMIN_TOKEN).
 	AdminTokenPath string
+	// WebhookSecretPath is where a generated webhook secret was written
+	// ("" when it came from MEDID_WEBHOOK_SECRET or was there before).
+	WebhookSecretPath string
 
 	adminToken string
-	metrics    *metrics
-	issuerKeys issuerKeys
-	diSuite    *dataintegrity.Suite
-	localKeys  *keys.Keystore
-	closers    []func() error
-	closeOnce  sync.Once
-	closeErr   error
+	// webhookSecret signs the verifier's webhooks.
+	webhookSecret string
+	metrics       *metrics
+	issuerKeys    issuerKeys
+	diSuite       *dataintegrity.Suite
+	localKeys     *keys.Keystore
+	closers       []func() error
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // Options adjusts New for tests.
@@ -113,6 +118,10 @@ type Options struct {
 	// x509_san_dns verifiers against (nil: the system's roots); tests use
 	// a private CA.
 	WalletX509Roots *x509.CertPool
+	// WebhookClient delivers the verifier's webhooks (nil: a client with
+	// a 10 s timeout and the system's roots); tests use one that trusts
+	// their TLS receiver.
+	WebhookClient *http.Client
 }
 
 // ledgerKeyID is the keystore id of the ledger's checkpoint signing key.
@@ -172,6 +181,9 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	if err := a.loadAdminToken(); err != nil {
 		return err
 	}
+	if err := a.loadWebhookSecret(); err != nil {
+		return err
+	}
 	signer, err := a.ledgerKey(ctx)
 	if err != nil {
 		return err
@@ -218,7 +230,7 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	if err := a.openIssuer(mk, opts); err != nil {
 		return fmt.Errorf("issuer: %w", err)
 	}
-	if err := a.openVerifier(ctx, mk); err != nil {
+	if err := a.openVerifier(ctx, mk, opts); err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}
 	if err := a.openOIDC(ctx, mk); err != nil {
@@ -302,45 +314,61 @@ func (a *App) ledgerKey(ctx context.Context) (*keys.PrivateKey, error) {
 
 // loadAdminToken takes MEDID_ADMIN_TOKEN or reads/creates <data>/admin-token.
 func (a *App) loadAdminToken() error {
-	if a.Config.AdminToken != "" {
-		a.adminToken = a.Config.AdminToken
-		return nil
+	var err error
+	a.adminToken, a.AdminTokenPath, err = a.loadSecret(a.Config.AdminToken, "admin-token", 16)
+	return err
+}
+
+// loadWebhookSecret takes MEDID_WEBHOOK_SECRET or reads/creates
+// <data>/webhook-secret: the key of the HMAC that signs the verifier's
+// webhooks (header Medid-Signature), which their receivers check.
+func (a *App) loadWebhookSecret() error {
+	var err error
+	a.webhookSecret, a.WebhookSecretPath, err = a.loadSecret(a.Config.WebhookSecret, "webhook-secret", 32)
+	return err
+}
+
+// loadSecret returns the configured value when set, or the secret in the
+// data directory's file name (refused when others can read it or it is
+// shorter than minLen), or a new random one written there with mode 0600;
+// created is that file's path when it was written now.
+func (a *App) loadSecret(configured, name string, minLen int) (secret, created string, err error) {
+	if configured != "" {
+		return configured, "", nil
 	}
-	p := filepath.Join(a.Config.DataDir, "admin-token")
+	p := filepath.Join(a.Config.DataDir, name)
 	b, err := os.ReadFile(p)
 	if err == nil {
 		fi, serr := os.Stat(p)
 		if serr == nil && fi.Mode().Perm()&0o077 != 0 {
-			return fmt.Errorf("%s is readable by others (mode %v); chmod 600 it", p, fi.Mode().Perm())
+			return "", "", fmt.Errorf("%s is readable by others (mode %v); chmod 600 it", p, fi.Mode().Perm())
 		}
-		a.adminToken = strings.TrimSpace(string(b))
-		if len(a.adminToken) < 16 {
-			return fmt.Errorf("%s: token too short", p)
+		secret = strings.TrimSpace(string(b))
+		if len(secret) < minLen {
+			return "", "", fmt.Errorf("%s: too short (at least %d characters)", p, minLen)
 		}
-		return nil
+		return secret, "", nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return err
+		return "", "", err
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return err
+		return "", "", err
 	}
-	tok := base64.RawURLEncoding.EncodeToString(raw)
+	secret = base64.RawURLEncoding.EncodeToString(raw)
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	if _, err := f.WriteString(tok + "\n"); err != nil {
+	if _, err := f.WriteString(secret + "\n"); err != nil {
 		f.Close()
-		return err
+		return "", "", err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return "", "", err
 	}
-	a.adminToken = tok
-	a.AdminTokenPath = p
-	return nil
+	return secret, p, nil
 }
 
 // AdminToken returns the admin bearer token.

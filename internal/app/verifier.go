@@ -26,7 +26,7 @@ import (
 
 // openVerifier builds the verification core, the trusted issuer lists and
 // the OpenID4VP sessions service. It runs after the resolver exists.
-func (a *App) openVerifier(ctx context.Context, mk keys.MasterKey) error {
+func (a *App) openVerifier(ctx context.Context, mk keys.MasterKey, opts Options) error {
 	a.Trust = trust.New(a.Store, nil)
 	if err := a.seedTrust(ctx); err != nil {
 		return fmt.Errorf("trusted issuers: %w", err)
@@ -54,18 +54,23 @@ func (a *App) openVerifier(ctx context.Context, mk keys.MasterKey) error {
 	if err != nil {
 		return err
 	}
+	webhooks := opts.WebhookClient
+	if webhooks == nil {
+		webhooks = &http.Client{Timeout: 10 * time.Second}
+	}
 	a.Presentations, err = openid4vp.New(a.Store, sealer, openid4vp.Options{
-		BaseURL:      a.Config.BaseURL,
-		ClientName:   "medid verifier",
-		DID:          a.ServerDID,
-		Signer:       serverSigner{a},
-		Verifier:     presentationVerifier{v, a},
-		Queries:      openid4vp.DCQL{IssuerBaseURL: a.Config.BaseURL},
-		RedirectURI:  a.Config.VerifierRedirectURI,
-		X509:         x509,
-		VerifierInfo: info,
-		Logger:       a.Log,
-		HTTPClient:   &http.Client{Timeout: 10 * time.Second},
+		BaseURL:       a.Config.BaseURL,
+		ClientName:    "medid verifier",
+		DID:           a.ServerDID,
+		Signer:        serverSigner{a},
+		Verifier:      presentationVerifier{v, a},
+		Queries:       openid4vp.DCQL{IssuerBaseURL: a.Config.BaseURL},
+		RedirectURI:   a.Config.VerifierRedirectURI,
+		X509:          x509,
+		VerifierInfo:  info,
+		Logger:        a.Log,
+		HTTPClient:    webhooks,
+		WebhookSecret: []byte(a.webhookSecret),
 	})
 	if err != nil {
 		return err

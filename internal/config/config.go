@@ -23,6 +23,7 @@ type Config struct {
 	TLSCert, TLSKey     string // serve HTTPS directly when both are set
 	AllowInsecureDIDWeb bool   // did:web over plain HTTP for loopback hosts (tests)
 	AdminToken          string // MEDID_ADMIN_TOKEN; empty = generated into DataDir
+	WebhookSecret       string // MEDID_WEBHOOK_SECRET; empty = generated into DataDir
 	MasterKey           string // MEDID_MASTER_KEY (base64 of 32 bytes); empty = DataDir/master.key
 	LogLevel            string // debug, info, warn, error
 	// IssuerDID names the DID credentials are issued under; empty = the
@@ -70,6 +71,7 @@ func Bind(fs *flag.FlagSet, getenv Getenv) *Config {
 	fs.StringVar(&c.VerifierInfo, "verifier-info", env("MEDID_VERIFIER_INFO", ""), "JSON file of verifier_info attestations (an array of {format, data, credential_ids}) sent with every signed OpenID4VP request, e.g. an OrganizationCredential about this server's DID (env MEDID_VERIFIER_INFO)")
 	fs.StringVar(&c.LogLevel, "log-level", env("MEDID_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env MEDID_LOG_LEVEL)")
 	c.AdminToken = getenv("MEDID_ADMIN_TOKEN")
+	c.WebhookSecret = getenv("MEDID_WEBHOOK_SECRET")
 	c.MasterKey = getenv("MEDID_MASTER_KEY")
 	return c
 }
@@ -116,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("MEDID_ADMIN_TOKEN must be at least 16 characters"))
+	}
+	if c.WebhookSecret != "" && len(c.WebhookSecret) < 32 {
+		errs = append(errs, errors.New("MEDID_WEBHOOK_SECRET must be at least 32 characters"))
 	}
 	if c.IssuerDID != "" && (!strings.HasPrefix(c.IssuerDID, "did:") || strings.ContainsAny(c.IssuerDID, "#?/ ")) {
 		errs = append(errs, fmt.Errorf("--issuer-did %q: must be a DID (did:method:id, no path, query or fragment)", c.IssuerDID))

@@ -31,12 +31,13 @@ func TestDefaults(t *testing.T) {
 
 func TestEnvTwinsAndFlagsWin(t *testing.T) {
 	env := map[string]string{"MEDID_ADDR": "127.0.0.1:9000", "MEDID_DATA_DIR": "/tmp/x", "MEDID_REDIS_URL": "redis://127.0.0.1:6379/2",
-		"MEDID_BASE_URL": "https://id.example.org/", "MEDID_ADMIN_TOKEN": "0123456789abcdef0123"}
+		"MEDID_BASE_URL": "https://id.example.org/", "MEDID_ADMIN_TOKEN": "0123456789abcdef0123",
+		"MEDID_WEBHOOK_SECRET": "0123456789abcdef0123456789abcdef"}
 	c, err := parse(t, env, "--addr", "127.0.0.1:9001")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9001" || c.DataDir != "/tmp/x" || c.RedisURL != "redis://127.0.0.1:6379/2" || c.BaseURL != "https://id.example.org" || c.AdminToken == "" {
+	if c.Addr != "127.0.0.1:9001" || c.DataDir != "/tmp/x" || c.RedisURL != "redis://127.0.0.1:6379/2" || c.BaseURL != "https://id.example.org" || c.AdminToken == "" || c.WebhookSecret == "" {
 		t.Fatalf("%+v", c)
 	}
 	if c2, err := parse(t, map[string]string{"MEDID_ISSUER_DID": "did:web:id.example.org"}); err != nil || c2.IssuerDID != "did:web:id.example.org" {
@@ -58,6 +59,7 @@ func TestValidateErrors(t *testing.T) {
 		{nil, []string{"--base-url", "ftp://x"}, "--base-url"},
 		{nil, []string{"--redis", "http://x"}, "--redis"},
 		{map[string]string{"MEDID_ADMIN_TOKEN": "short"}, nil, "MEDID_ADMIN_TOKEN"},
+		{map[string]string{"MEDID_WEBHOOK_SECRET": "0123456789abcdef0123456789abcde"}, nil, "MEDID_WEBHOOK_SECRET"},
 		{nil, []string{"--log-level", "loud"}, "--log-level"},
 		{map[string]string{"MEDID_ISSUER_DID": "https://example.org"}, nil, "--issuer-did"},
 		{nil, []string{"--issuer-did", "did:web:example.org#key-1"}, "--issuer-did"},
