@@ -340,7 +340,9 @@ func TestPatientJourneyThroughTheWalletAPI(t *testing.T) {
 		str(t, loginRec, "credentials", 0, "credential_id") != idCred {
 		t.Fatalf("the sign-in's presentation record: %v", loginRec)
 	}
-	if names, _ := json.Marshal(loginRec.(map[string]any)["credentials"].([]any)[0].(map[string]any)["claims"]); string(names) != `["given_name","birthdate"]` {
+	// The claims chosen, then assurance_level, which the credential's
+	// issuer-signed payload shows to every verifier.
+	if names, _ := json.Marshal(loginRec.(map[string]any)["credentials"].([]any)[0].(map[string]any)["claims"]); string(names) != `["given_name","birthdate","assurance_level"]` {
 		t.Fatalf("the sign-in's presentation record names %s", names)
 	}
 	// The consent, newest first: refused by the verifier once revoked,
