@@ -135,10 +135,11 @@ func measured(b *testing.B, t *loadTarget, load func() loadResult) loadResult {
 // server_cores, the share of the machine's cores it kept busy; and
 // server_written_KB/op, the bytes it had written to storage (journal,
 // store and ledger; page-cache writes, counted when dirtied). The CPU
-// time moves far less with the machine's other load than the latencies
-// (±10% between runs here, against 5× for p99), so it is the figure that
-// shows what a change to the request path costs. Not reported where
-// /proc is missing.
+// time moves less with the machine's other load than the latencies (by
+// up to a third between sets of runs an hour apart here, against 5× for
+// p99), so it is the better figure for what a change to the request
+// path costs, compared within one set. Not reported where /proc is
+// missing.
 func reportUsage(b *testing.B, u0, u1 processUsage, v loadResult) {
 	if !u0.ok || v.n == 0 {
 		return
