@@ -308,10 +308,9 @@ func (s *Service) stage(ctx context.Context, e Entry, markPending bool) (*pendin
 		}
 		return p, p.record(), nil
 	}
-	if p.canonical, err = Canonical(p.e); err != nil {
+	if err := p.seal(); err != nil {
 		return nil, stored{}, err
 	}
-	p.commitment = commit(p.salt, p.canonical)
 	rec := p.record()
 	items, err := s.entryItems([]*pending{p})
 	if err != nil {
@@ -338,6 +337,37 @@ type pending struct {
 	err              error
 	// lsn is the entry's journal record, with a journal.
 	lsn uint64
+}
+
+// seal sets p's canonical form and commitment, for its Seq and Prev.
+func (p *pending) seal() error {
+	c, err := Canonical(p.e)
+	if err != nil {
+		return err
+	}
+	p.canonical, p.commitment = c, commit(p.salt, c)
+	return nil
+}
+
+// chainAfter gives p the place after head h in its chain (Seq and Prev),
+// seals it, and returns the head that points to it.
+func (p *pending) chainAfter(h head) (head, error) {
+	p.e.Seq, p.e.Prev = h.Seq+1, h.Commitment
+	if err := p.seal(); err != nil {
+		return head{}, err
+	}
+	return head{Seq: p.e.Seq, Commitment: p.commitment}, nil
+}
+
+// parseHead decodes a stored chain head; nil is the empty chain's.
+func parseHead(raw []byte) (head, error) {
+	var h head
+	if raw != nil {
+		if err := json.Unmarshal(raw, &h); err != nil {
+			return head{}, fmt.Errorf("audit: chain head: %w", err)
+		}
+	}
+	return h, nil
 }
 
 // The entries of the patients of one stripe queue in a chain: one Record
@@ -393,30 +423,28 @@ func (s *Service) advancePatient(ctx context.Context, patient string, group []*p
 			// Another instance moved the head: back off a little.
 			time.Sleep(time.Duration(mrand.IntN(1000*attempt)) * time.Microsecond)
 		}
-		var h head
 		oldHead, err := s.store.Get(ctx, headPrefix+patient)
-		switch {
-		case errors.Is(err, kv.ErrNotFound):
-			oldHead = nil
-		case err != nil:
+		if errors.Is(err, kv.ErrNotFound) {
+			oldHead, err = nil, nil
+		}
+		if err != nil {
 			fail(err)
 			return
-		default:
-			if err := json.Unmarshal(oldHead, &h); err != nil {
-				fail(fmt.Errorf("audit: chain head: %w", err))
-				return
-			}
+		}
+		h, err := parseHead(oldHead)
+		if err != nil {
+			fail(err)
+			return
 		}
 		cur, placed := oldHead, 0
 		for _, q := range group {
 			q.err = nil
-			q.e.Seq, q.e.Prev = h.Seq+1, h.Commitment
-			if q.canonical, err = Canonical(q.e); err != nil {
+			next, err := q.chainAfter(h)
+			if err != nil {
 				q.err = err
 				continue
 			}
-			q.commitment = commit(q.salt, q.canonical)
-			h = head{Seq: q.e.Seq, Commitment: q.commitment}
+			h = next
 			q.oldHead = cur
 			q.newHead, _ = json.Marshal(h)
 			cur = q.newHead
@@ -564,26 +592,24 @@ func (s *Service) placeJournaled(ctx context.Context, p *pending) (*jrec, []kv.I
 		if err != nil {
 			return nil, nil, err
 		}
-		var h head
-		if old != nil {
-			if err := json.Unmarshal(old, &h); err != nil {
-				return nil, nil, fmt.Errorf("audit: chain head: %w", err)
-			}
+		h, err := parseHead(old)
+		if err != nil {
+			return nil, nil, err
 		}
-		p.e.Seq, p.e.Prev = h.Seq+1, h.Commitment
+		next, err := p.chainAfter(h)
+		if err != nil {
+			return nil, nil, err
+		}
 		p.oldHead = old
-	}
-	var err error
-	if p.canonical, err = Canonical(p.e); err != nil {
+		p.newHead, _ = json.Marshal(next)
+	} else if err := p.seal(); err != nil {
 		return nil, nil, err
 	}
-	p.commitment = commit(p.salt, p.canonical)
 	items, err := s.entryItems([]*pending{p})
 	if err != nil {
 		return nil, nil, err
 	}
 	if p.e.Patient != "" {
-		p.newHead, _ = json.Marshal(head{Seq: p.e.Seq, Commitment: p.commitment})
 		items = append(items, kv.Item{Key: headPrefix + p.e.Patient, Value: p.newHead})
 	}
 	var applied func()
