@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gowebpki/jcs"
@@ -26,6 +28,33 @@ import (
 
 // recordPrefix keeps issuance records: what was issued, never the claims.
 const recordPrefix = "vci/issued/"
+
+// positionPrefix indexes the records by status list position:
+// vci/at/<index>/<list URL> holds the id of the credential at that index
+// of that list, written with the record. Records(ctx, index) and so the
+// wallet's consent revocation read the few records at an index instead
+// of every record.
+const positionPrefix = "vci/at/"
+
+// positionsIndexedKey marks a store whose records from before the index
+// have been indexed (IndexRecords); until then Records reads them all.
+const positionsIndexedKey = "vci/at-indexed"
+
+func positionKey(index int, list string) string {
+	return positionPrefix + strconv.Itoa(index) + "/" + list
+}
+
+// positionItems are the index entries of r's status list positions.
+func (r *Record) positionItems() []kv.Item {
+	var items []kv.Item
+	if r.StatusIndex != nil {
+		items = append(items, kv.Item{Key: positionKey(*r.StatusIndex, r.StatusList), Value: []byte(r.ID)})
+	}
+	for _, b := range r.Bitstring {
+		items = append(items, kv.Item{Key: positionKey(b.Index, b.List), Value: []byte(r.ID)})
+	}
+	return items
+}
 
 // Record is what the issuer keeps about an issued credential.
 type Record struct {
@@ -73,6 +102,7 @@ type Status struct {
 	// TTL is the ttl claim of served lists: how long verifiers may cache.
 	TTL time.Duration
 
+	indexed atomic.Bool // the store's records are all position-indexed
 	mu      sync.Mutex
 	signed  map[string]signedList
 	pools   map[status.Purpose]*refPool
@@ -255,7 +285,8 @@ func (s *Status) RecordIssuance(ctx context.Context, cfgID, holderThumbprint str
 	if err != nil {
 		return err
 	}
-	err = s.Store.CompareAndSwap(ctx, recordPrefix+r.ID, nil, b, 0)
+	items := append([]kv.Item{{Key: recordPrefix + r.ID, Value: b}}, r.positionItems()...)
+	err = s.Store.PutAllIf(ctx, recordPrefix+r.ID, nil, items)
 	if errors.Is(err, kv.ErrConflict) {
 		return ErrDuplicateID
 	}
@@ -421,8 +452,22 @@ func (s *Status) commit(ctx context.Context, prefix, listID string) error {
 }
 
 // Records lists issuance records, optionally only those at a status list
-// index (index < 0: all), ordered by issue time.
+// index (index < 0: all), ordered by issue time. At an index it reads
+// only the records the position index names, once the store is indexed
+// (IndexRecords).
 func (s *Status) Records(ctx context.Context, index int) ([]Record, error) {
+	if index >= 0 {
+		if s.indexed.Load() {
+			return s.recordsAt(ctx, index)
+		}
+		switch _, err := s.Store.Get(ctx, positionsIndexedKey); {
+		case err == nil:
+			s.indexed.Store(true)
+			return s.recordsAt(ctx, index)
+		case !errors.Is(err, kv.ErrNotFound):
+			return nil, err
+		}
+	}
 	var out []Record
 	err := s.Store.List(ctx, recordPrefix, func(_ string, v []byte) error {
 		var r Record
@@ -436,6 +481,82 @@ func (s *Status) Records(ctx context.Context, index int) ([]Record, error) {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].IssuedAt.Before(out[j].IssuedAt) })
 	return out, err
+}
+
+// recordsAt reads the records the position index names at index.
+func (s *Status) recordsAt(ctx context.Context, index int) ([]Record, error) {
+	var ids []string
+	err := s.Store.List(ctx, positionPrefix+strconv.Itoa(index)+"/", func(_ string, v []byte) error {
+		if id := string(v); !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, id := range ids {
+		v, err := s.Store.Get(ctx, recordPrefix+id)
+		if errors.Is(err, kv.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r Record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, err
+		}
+		if r.hasIndex(index) {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IssuedAt.Before(out[j].IssuedAt) })
+	return out, nil
+}
+
+// IndexRecords adds the status list positions of records stored before
+// the position index existed, once per store (it returns at once when
+// the store is marked indexed). Records written meanwhile index
+// themselves, so it may run while the issuer serves, and on several
+// instances at once.
+func (s *Status) IndexRecords(ctx context.Context) error {
+	switch _, err := s.Store.Get(ctx, positionsIndexedKey); {
+	case err == nil:
+		s.indexed.Store(true)
+		return nil
+	case !errors.Is(err, kv.ErrNotFound):
+		return err
+	}
+	var batch []kv.Item
+	flush := func() error {
+		err := s.Store.PutAll(ctx, batch)
+		batch = batch[:0]
+		return err
+	}
+	err := s.Store.List(ctx, recordPrefix, func(_ string, v []byte) error {
+		var r Record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		batch = append(batch, r.positionItems()...)
+		if len(batch) >= 512 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err == nil {
+		err = s.Store.Put(ctx, positionsIndexedKey, []byte("1"), 0)
+	}
+	if err != nil {
+		return fmt.Errorf("issuer: indexing issuance records: %w", err)
+	}
+	s.indexed.Store(true)
+	return nil
 }
 
 func (r *Record) hasIndex(i int) bool {

@@ -227,7 +227,7 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	if err := a.openDataIntegrity(); err != nil {
 		return fmt.Errorf("data integrity: %w", err)
 	}
-	if err := a.openIssuer(mk, opts); err != nil {
+	if err := a.openIssuer(ctx, mk, opts); err != nil {
 		return fmt.Errorf("issuer: %w", err)
 	}
 	if err := a.openVerifier(ctx, mk, opts); err != nil {

@@ -26,7 +26,7 @@ import (
 var issuerFormats = []string{"dc+sd-jwt", "jwt_vc_json", "ldp_vc"}
 
 // openIssuer builds the issuer over the server's own DID and its keys.
-func (a *App) openIssuer(mk keys.MasterKey, opts Options) error {
+func (a *App) openIssuer(ctx context.Context, mk keys.MasterKey, opts Options) error {
 	sealer, err := keys.NewSealer(mk, "issuer offers")
 	if err != nil {
 		return err
@@ -40,6 +40,11 @@ func (a *App) openIssuer(mk keys.MasterKey, opts Options) error {
 	a.Status = &issuer.Status{Manager: mgr, Store: a.Store, Ledger: a.Ledger, Keys: ks, ListURL: base + "/status/token/",
 		BitstringURL: base + "/status/bitstring/", TTL: opts.StatusTTL}
 	a.closers = append(a.closers, func() error { a.Status.Close(); return nil })
+	// Once per store: index the issuance records stored before their
+	// status list positions were (a full read of them, at most once).
+	if err := a.Status.IndexRecords(ctx); err != nil {
+		return err
+	}
 	sd := &issuer.SDJWTMinter{Keys: ks, Status: a.Status.Allocate}
 	jwt11 := &issuer.JWTMinter{Format: jwtvc.JWTVCJSON, Keys: ks, Status: a.Status.AllocateBitstring}
 	ldp := &issuer.DIMinter{Keys: ks, Status: a.Status.AllocateBitstring, Sign: a.signDataIntegrity}
