@@ -70,7 +70,8 @@ func TestOperations(t *testing.T) {
 		for code := range responses {
 			has4xx = has4xx || fourXX.MatchString(code)
 		}
-		if !has4xx {
+		// A CORS preflight has no client error to answer.
+		if !has4xx && method != "options" {
 			t.Errorf("%s: no 4xx response", where)
 		}
 	})
@@ -247,13 +248,13 @@ func TestPaths(t *testing.T) {
 
 		"/oidc/clients":                          {"POST"},
 		"/oidc/clients/{id}":                     {"DELETE", "GET"},
-		"/oidc/.well-known/openid-configuration": {"GET"},
-		"/oidc/jwks":                             {"GET"},
+		"/oidc/.well-known/openid-configuration": {"GET", "OPTIONS"},
+		"/oidc/jwks":                             {"GET", "OPTIONS"},
 		"/oidc/authorize":                        {"GET", "POST"},
 		"/oidc/authorize/{txn}/status":           {"GET"},
 		"/oidc/authorize/{txn}/complete":         {"GET"},
-		"/oidc/token":                            {"POST"},
-		"/oidc/userinfo":                         {"GET", "POST"},
+		"/oidc/token":                            {"OPTIONS", "POST"},
+		"/oidc/userinfo":                         {"GET", "OPTIONS", "POST"},
 
 		"/verifier/access-decisions":        {"POST"},
 		"/verifier/access-decisions/nonces": {"POST"},

@@ -26,6 +26,10 @@ import (
 //	GET    /oidc/authorize/:txn/complete           browser  redirect to the client with a code or an error
 //	POST   /oidc/token                             client   authorization_code grant (form)
 //	GET    /oidc/userinfo   (and POST)             bearer   the released claims
+//
+// Discovery, the JWKS, the token endpoint and userinfo answer CORS
+// requests from any origin, and their OPTIONS preflights (see
+// publicCORS); the client API and the browser routes do not.
 func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 	g.POST(PathClients, func(c echo.Context) error {
 		var req ClientRequest
@@ -62,11 +66,14 @@ func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 	g.GET(PathDiscovery, func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "public, max-age=300")
 		return c.JSON(http.StatusOK, p.Metadata())
-	})
+	}, publicCORS)
 	g.GET(PathJWKS, func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "public, max-age=300")
 		return c.Blob(http.StatusOK, "application/jwk-set+json", p.jwks)
-	})
+	}, publicCORS)
+	for path, methods := range map[string]string{PathDiscovery: "GET", PathJWKS: "GET", PathToken: "POST", PathUserInfo: "GET, POST"} {
+		g.OPTIONS(path, preflight(methods), publicCORS)
+	}
 
 	authorize := func(c echo.Context, params url.Values) error {
 		t, err := p.Authorize(c.Request().Context(), params)
@@ -133,7 +140,7 @@ func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		c.Response().Header().Set("Pragma", "no-cache")
 		return c.JSON(http.StatusOK, resp)
-	})
+	}, publicCORS)
 	userinfo := func(c echo.Context) error {
 		tok, ok := bearer(c.Request().Header.Get("Authorization"))
 		if !ok {
@@ -147,8 +154,38 @@ func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 		c.Response().Header().Set("Pragma", "no-cache")
 		return c.JSON(http.StatusOK, claims)
 	}
-	g.GET(PathUserInfo, userinfo)
-	g.POST(PathUserInfo, userinfo)
+	g.GET(PathUserInfo, userinfo, publicCORS)
+	g.POST(PathUserInfo, userinfo, publicCORS)
+}
+
+// publicCORS lets scripts of any origin call the endpoint and read its
+// answer, errors included: a single-page client platform (a public client
+// with PKCE) reads discovery and the JWKS, redeems its code and calls
+// userinfo from the browser (OAuth 2.0 for Browser-Based Applications).
+// None of these endpoints reads a cookie; the code with its PKCE
+// verifier, the client's credentials or the access token authorize a
+// request, wherever it comes from. So the origin is "*" and
+// credentialed (cookie) requests are not allowed.
+func publicCORS(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+		return next(c)
+	}
+}
+
+// preflight answers a CORS preflight (OPTIONS) of a publicCORS endpoint
+// that serves methods.
+func preflight(methods string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Allow", methods+", OPTIONS")
+		h.Set("Access-Control-Allow-Methods", methods)
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Max-Age", "600")
+		return c.NoContent(http.StatusNoContent)
+	}
 }
 
 // token decodes, validates and answers a token request.
