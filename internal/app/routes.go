@@ -31,6 +31,10 @@ func (a *App) routes() *echo.Echo {
 	// trusted unless a deployment configures a trusted proxy.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = httpx.ErrorHandler(a.Log)
+	// Web wallets on the configured origins call the wallet API from the
+	// browser; preflights are answered before routing.
+	e.Pre(httpx.CORS("/wallet/", a.Config.WalletOrigins, "GET, POST, DELETE", "Authorization, Content-Type",
+		"Location, Retry-After, WWW-Authenticate"))
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
 	e.Use(middleware.Recover())
 	// 1 MB for every body but a wallet backup being restored, which the

@@ -41,6 +41,11 @@ type Config struct {
 	// 1.0 section 5.1) sent in every signed request object, for example an
 	// OrganizationCredential an authority issued to the server's DID.
 	VerifierInfo string
+	// WalletOrigins are the origins (scheme://host[:port]) of web wallets
+	// whose scripts may call the wallet API from a browser (CORS);
+	// comma-separated on the command line. Validate normalizes them.
+	// Empty: none, only same-origin pages and native apps.
+	WalletOrigins []string
 }
 
 // Getenv looks up an environment variable (os.Getenv in production).
@@ -69,6 +74,11 @@ func Bind(fs *flag.FlagSet, getenv Getenv) *Config {
 	fs.StringVar(&c.VerifierX509Chain, "verifier-x509-chain", env("MEDID_VERIFIER_X509_CHAIN", ""), "PEM certificate chain (leaf first) for x509_san_dns OpenID4VP requests (env MEDID_VERIFIER_X509_CHAIN)")
 	fs.StringVar(&c.VerifierX509Key, "verifier-x509-key", env("MEDID_VERIFIER_X509_KEY", ""), "PEM private key of that chain's leaf (env MEDID_VERIFIER_X509_KEY)")
 	fs.StringVar(&c.VerifierInfo, "verifier-info", env("MEDID_VERIFIER_INFO", ""), "JSON file of verifier_info attestations (an array of {format, data, credential_ids}) sent with every signed OpenID4VP request, e.g. an OrganizationCredential about this server's DID (env MEDID_VERIFIER_INFO)")
+	fs.Func("wallet-origins", "comma-separated origins of web wallets allowed to call /wallet/* from a browser, e.g. https://wallet.example (env MEDID_WALLET_ORIGINS; unset = none)", func(v string) error {
+		c.WalletOrigins = splitList(v)
+		return nil
+	})
+	c.WalletOrigins = splitList(env("MEDID_WALLET_ORIGINS", ""))
 	fs.StringVar(&c.LogLevel, "log-level", env("MEDID_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env MEDID_LOG_LEVEL)")
 	c.AdminToken = getenv("MEDID_ADMIN_TOKEN")
 	c.WebhookSecret = getenv("MEDID_WEBHOOK_SECRET")
@@ -134,6 +144,14 @@ func (c *Config) Validate() error {
 	if (c.VerifierX509Chain == "") != (c.VerifierX509Key == "") {
 		errs = append(errs, errors.New("--verifier-x509-chain and --verifier-x509-key go together"))
 	}
+	for i, o := range c.WalletOrigins {
+		n, err := Origin(o)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--wallet-origins: %v", err))
+			continue
+		}
+		c.WalletOrigins[i] = n
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -150,4 +168,44 @@ func (c *Config) LedgerOrigin() string {
 		return "medid/ledger"
 	}
 	return u.Host + strings.TrimRight(u.Path, "/") + "/ledger"
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// Origin returns o, a web origin, in the form browsers send in the Origin
+// header (lower-case scheme and host, no default port), or an error when
+// o is not one: an https origin, or http on a loopback host for local
+// development, without path, query, fragment or user information.
+func Origin(o string) (string, error) {
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("%q is not an origin (scheme://host[:port])", o)
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	loopback := host == "localhost" || net.ParseIP(host).IsLoopback()
+	switch {
+	case scheme == "https":
+	case scheme == "http" && loopback:
+	default:
+		return "", fmt.Errorf("%q: must be https (http only on a loopback host)", o)
+	}
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		return scheme + "://" + host + ":" + port, nil
+	}
+	return scheme + "://" + host, nil
 }

@@ -82,3 +82,29 @@ func TestTLSDefaultsToHTTPS(t *testing.T) {
 		t.Fatal(c.BaseURL)
 	}
 }
+
+func TestWalletOrigins(t *testing.T) {
+	c, err := parse(t, map[string]string{"MEDID_WALLET_ORIGINS": "https://Wallet.Example:443, http://localhost:5173,,http://[::1]:8080/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.WalletOrigins, " "); got != "https://wallet.example http://localhost:5173 http://[::1]:8080" {
+		t.Fatalf("from the environment: %q", got)
+	}
+	c, err = parse(t, map[string]string{"MEDID_WALLET_ORIGINS": "https://a.example"}, "--wallet-origins", "https://b.example:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.WalletOrigins, " "); got != "https://b.example:8443" {
+		t.Fatalf("the flag should win: %q", got)
+	}
+	if c, err := parse(t, nil); err != nil || len(c.WalletOrigins) != 0 {
+		t.Fatalf("default: %v %v", c.WalletOrigins, err)
+	}
+	for _, bad := range []string{"http://wallet.example", "https://wallet.example/app", "https://wallet.example?x=1",
+		"https://user@wallet.example", "wallet.example", "*", "null", "https://wallet.example#f", "ftp://wallet.example"} {
+		if _, err := parse(t, nil, "--wallet-origins", bad); err == nil || !strings.Contains(err.Error(), "--wallet-origins") {
+			t.Errorf("%q accepted (%v)", bad, err)
+		}
+	}
+}
