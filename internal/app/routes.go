@@ -79,6 +79,9 @@ func (a *App) readyz(c echo.Context) error {
 	if _, err := a.Ledger.Checkpoint(ctx); err != nil {
 		return httpx.Unavailable("ledger has no readable checkpoint", 5, err)
 	}
+	if err := a.Audit.Healthy(); err != nil {
+		return httpx.Unavailable("the access log's journal could not be written: verifications fail until a restart", 5, err)
+	}
 	return c.String(http.StatusOK, "ready\n")
 }
 

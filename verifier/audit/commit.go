@@ -308,6 +308,19 @@ func (s *Service) sweep(interval time.Duration) {
 	}
 }
 
+// Healthy returns nil while the access log takes entries, and otherwise
+// why not: a journal that could not be written refuses every entry, so
+// every verification, login and access decision fails, until the
+// process restarts (and replays what was durable). A readiness check
+// reports it, so that the instance is taken out of service and
+// restarted.
+func (s *Service) Healthy() error {
+	if s.j == nil {
+		return nil
+	}
+	return s.j.err()
+}
+
 // Close stops the sweep and waits, until ctx ends, for the commitments
 // queued to be appended and finished. Call it before closing the ledger.
 // What is not committed by then stays pending and is committed at the

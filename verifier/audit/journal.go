@@ -405,6 +405,13 @@ func (j *journal) sync(f *os.File, last uint64) {
 	}
 }
 
+// err returns the error that broke the journal, or nil.
+func (j *journal) err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.broken
+}
+
 // fail breaks the journal with err, if it is not broken yet. The caller
 // holds mu.
 func (j *journal) fail(err error) {

@@ -180,10 +180,16 @@ func TestJournalFailureRefusesEntries(t *testing.T) {
 	if _, err := f.svc.Log(ctx, decision(alice, audit.OutcomeDeny)); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.svc.Healthy(); err != nil {
+		t.Fatalf("Healthy before the failure = %v", err)
+	}
 	// The first segment is full after one record: the next fails, and
 	// every one after it.
 	if _, err := f.svc.Log(ctx, decision(alice, audit.OutcomeDeny)); err == nil || !strings.Contains(err.Error(), "journal could not be written") {
 		t.Fatalf("Log with the journal unwritable = %v", err)
+	}
+	if err := f.svc.Healthy(); err == nil || !strings.Contains(err.Error(), "journal could not be written") {
+		t.Fatalf("Healthy after the failure = %v", err)
 	}
 	if _, err := f.svc.Record(ctx, decision(alice, audit.OutcomePermit)); err == nil {
 		t.Fatal("Record succeeded after the journal failed")
