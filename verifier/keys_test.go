@@ -146,3 +146,23 @@ func TestIssuerKeyPerVersion(t *testing.T) {
 	verify(v1.Add(2 * time.Minute))
 	expect(v1.Add(time.Minute), v1.Add(2*time.Minute))
 }
+
+// TestVersionlessIssuerKeyOnce: the key of an issuer whose resolution
+// names no version (did:jwk here, did:key alike: the document follows
+// from the identifier) is resolved once for credentials issued at any
+// time, not once per second of issuance.
+func TestVersionlessIssuerKeyOnce(t *testing.T) {
+	rec := &recordingResolver{}
+	w := newWorld(t, func(o *verifier.Options) { rec.r = o.Resolver; o.Resolver = rec })
+	rec.did = w.issuer.did
+	for _, iat := range []time.Time{t0.Add(-48 * time.Hour), t0.Add(-time.Hour), t0.Add(-3 * time.Second), t0.Add(-time.Second)} {
+		sd, _ := w.issueSD(sdOpts{iat: iat, noStatus: true})
+		p := w.present(sd, nonce, audience, []any{"given_name"})
+		if _, err := w.v.VerifyPresentation(ctx, "dc+sd-jwt", jsonString(p), nonce, audience); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec.resolutions(); len(got) != 1 {
+		t.Fatalf("the issuer was resolved %d times (as of %v), want once", len(got), got)
+	}
+}

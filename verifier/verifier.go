@@ -139,6 +139,16 @@ type keyID struct {
 type cachedKey struct {
 	pub     crypto.PublicKey
 	expires time.Time
+	// versionless: the resolution carried no version metadata (did:key,
+	// did:jwk: the document follows from the identifier), so the key
+	// also answers lookups as of any time, cached under at zero.
+	versionless bool
+}
+
+// versionless reports whether a resolution's metadata names no version:
+// the resolver knows one document for the DID, whatever the time.
+func versionless(md did.DocumentMetadata) bool {
+	return md.Created == nil && md.Updated == nil && md.VersionID == "" && md.NextUpdate == nil && md.NextVersionID == ""
 }
 
 // keySpan is a key of a DID document version, with the time the version
@@ -277,6 +287,9 @@ func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time
 			return c.pub, nil
 		}
 		if !at.IsZero() {
+			if c, ok := v.keys.Get(span); ok && c.versionless && now.Before(c.expires) {
+				return c.pub, nil
+			}
 			if pub, ok := v.spanKey(span, at, now); ok {
 				return pub, nil
 			}
@@ -332,6 +345,8 @@ func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time
 		expires := now.Add(v.opt.KeyCacheTTL)
 		if from, until, ok := versionSpan(res.DocumentMetadata, now); ok && id.at != 0 && !at.Before(from) && at.Before(until) {
 			v.addSpan(span, keySpan{pub: pub, from: from, until: until, expires: expires}, now)
+		} else if versionless(res.DocumentMetadata) {
+			v.keys.Add(span, cachedKey{pub: pub, expires: expires, versionless: true})
 		} else {
 			v.keys.Add(id, cachedKey{pub: pub, expires: expires})
 		}
