@@ -139,9 +139,10 @@ type keyID struct {
 type cachedKey struct {
 	pub     crypto.PublicKey
 	expires time.Time
-	// versionless: the resolution carried no version metadata (did:key,
-	// did:jwk: the document follows from the identifier), so the key
-	// also answers lookups as of any time, cached under at zero.
+	// versionless: asked for the document as of a time, the resolver
+	// named no version (did:key, did:jwk: the document follows from the
+	// identifier), so the key answers lookups as of any time, cached
+	// under at zero.
 	versionless bool
 }
 
@@ -345,7 +346,7 @@ func (v *Verifier) key(ctx context.Context, controller, kid, rel string, at time
 		expires := now.Add(v.opt.KeyCacheTTL)
 		if from, until, ok := versionSpan(res.DocumentMetadata, now); ok && id.at != 0 && !at.Before(from) && at.Before(until) {
 			v.addSpan(span, keySpan{pub: pub, from: from, until: until, expires: expires}, now)
-		} else if versionless(res.DocumentMetadata) {
+		} else if id.at != 0 && versionless(res.DocumentMetadata) {
 			v.keys.Add(span, cachedKey{pub: pub, expires: expires, versionless: true})
 		} else {
 			v.keys.Add(id, cachedKey{pub: pub, expires: expires})
