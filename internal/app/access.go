@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medid/medid/internal/keys"
 	"github.com/medid/medid/internal/kv"
@@ -33,7 +36,12 @@ func (a *App) openAccess(ctx context.Context, mk keys.MasterKey) error {
 	if err != nil {
 		return err
 	}
-	opts := audit.Options{Secret: secret, Logger: a.Log}
+	a.journalSync = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "medid_audit_journal_sync_seconds", Help: "Access-log journal syncs, which every logged verification, login and access decision waits for.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
+	})
+	opts := audit.Options{Secret: secret, Logger: a.Log,
+		ObserveSync: func(d time.Duration) { a.journalSync.Observe(d.Seconds()) }}
 	if a.Store == a.Local {
 		// The embedded store has one writer, this process (bbolt locks
 		// the file): entries wait for a journal sync rather than a

@@ -41,6 +41,7 @@ import (
 	"github.com/medid/medid/verifier/openid4vp"
 	"github.com/medid/medid/verifier/trust"
 	walletapi "github.com/medid/medid/wallet-api"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // App is a running medid: its stores, ledger, services and HTTP server.
@@ -95,6 +96,7 @@ type App struct {
 	// webhookSecret signs the verifier's webhooks.
 	webhookSecret string
 	metrics       *metrics
+	journalSync   prometheus.Histogram // set with the access log
 	issuerKeys    issuerKeys
 	diSuite       *dataintegrity.Suite
 	localKeys     *keys.Keystore

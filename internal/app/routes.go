@@ -114,7 +114,51 @@ func newMetrics(a *App) *metrics {
 	})
 	m.reg.MustRegister(m.requests, m.latency, size,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(a.accessLogMetrics()...)
 	return m
+}
+
+// accessLogMetrics are the series that explain the latency of logged
+// requests: the access log's journal syncs and health, its commitments
+// waiting for the ledger, and the ledger's appends.
+func (a *App) accessLogMetrics() []prometheus.Collector {
+	ledgerStat := func(f func(ledger.Stats) float64) func() float64 {
+		return func() float64 {
+			if a.Ledger == nil {
+				return 0
+			}
+			return f(a.Ledger.Stats())
+		}
+	}
+	cs := []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "medid_audit_commitments_pending", Help: "Access-log commitments queued for the ledger or being appended.",
+		}, func() float64 { return float64(a.Audit.Pending()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "medid_audit_healthy", Help: "1 while the access log takes entries; 0 once its journal could not be written (restart needed).",
+		}, func() float64 {
+			if a.Audit.Healthy() != nil {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "medid_ledger_appended_total", Help: "Entries appended to the ledger.",
+		}, ledgerStat(func(s ledger.Stats) float64 { return float64(s.Appended) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "medid_ledger_append_errors_total", Help: "Ledger appends that failed.",
+		}, ledgerStat(func(s ledger.Stats) float64 { return float64(s.AppendErrors) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "medid_ledger_pushbacks_total", Help: "Ledger appends refused because too many were in flight.",
+		}, ledgerStat(func(s ledger.Stats) float64 { return float64(s.Pushbacks) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "medid_ledger_appends_outstanding", Help: "Ledger appends queued or being sequenced.",
+		}, ledgerStat(func(s ledger.Stats) float64 { return float64(s.Outstanding) })),
+	}
+	if a.journalSync != nil {
+		cs = append(cs, a.journalSync)
+	}
+	return cs
 }
 
 func (a *App) metricsMiddleware() echo.MiddlewareFunc {

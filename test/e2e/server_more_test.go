@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,8 +27,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/medid/medid/credentials/sdjwt"
 	"github.com/medid/medid/internal/app"
 	"github.com/medid/medid/internal/config"
+	"github.com/medid/medid/internal/keys"
 	"github.com/medid/medid/internal/kv/kvtest"
 	"github.com/medid/medid/internal/kv/rediskv"
 	"github.com/medid/medid/openapi"
@@ -241,6 +244,35 @@ func TestOperationalEndpoints(t *testing.T) {
 		!strings.Contains(m, "medid_ledger_checkpoint_size") {
 		t.Fatalf("metrics missing medid series:\n%.2000s", m)
 	}
+
+	// A verification waits for a journal sync, and its commitment goes to
+	// the ledger: both show.
+	holder, err := keys.Generate(keys.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := issuePatientIdentity(t, srv.URL, srv.Admin, holder)
+	before := metricValue(t, getText(t, srv.URL+"/metrics"), "medid_audit_journal_sync_seconds_count")
+	vp, err := sdjwt.Present(cred, sdjwt.DisclosePaths([]any{"given_name"}),
+		&sdjwt.KeyBindingOptions{Key: holder, Nonce: "metrics-nonce", Audience: "https://clinic.example", IssuedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := postJSON(t, srv.URL+"/presentations/verify", srv.Admin, map[string]any{"verifiablePresentation": vp,
+		"options": map[string]any{"challenge": "metrics-nonce", "domain": "https://clinic.example"}}); code != 200 {
+		t.Fatalf("verify: %d %v", code, out)
+	}
+	m := getText(t, srv.URL+"/metrics")
+	if after := metricValue(t, m, "medid_audit_journal_sync_seconds_count"); after <= before {
+		t.Errorf("journal syncs %v before a verification, %v after", before, after)
+	}
+	if metricValue(t, m, "medid_audit_healthy") != 1 || metricValue(t, m, "medid_ledger_appended_total") < 1 ||
+		metricValue(t, m, "medid_ledger_append_errors_total") != 0 {
+		t.Errorf("access log and ledger series:\n%s", grepLines(m, "medid_audit_", "medid_ledger_"))
+	}
+	for _, name := range []string{"medid_audit_commitments_pending", "medid_ledger_pushbacks_total", "medid_ledger_appends_outstanding"} {
+		metricValue(t, m, name)
+	}
 	resp, err := http.Get(srv.URL + "/openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -325,4 +357,35 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// metricValue returns the value of the unlabelled series name in a
+// Prometheus text exposition, failing t when it is missing.
+func metricValue(t *testing.T, exposition, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no series %s in:\n%s", name, grepLines(exposition, "medid_"))
+	return 0
+}
+
+// grepLines returns the lines of s that start with one of prefixes.
+func grepLines(s string, prefixes ...string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(line, p) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -308,6 +308,11 @@ func (s *Service) sweep(interval time.Duration) {
 	}
 }
 
+// Pending returns how many commitments of logged entries are queued for
+// the ledger or being appended: near Options.MaxPending, Log waits for
+// the ledger.
+func (s *Service) Pending() int { return len(s.slots) }
+
 // Healthy returns nil while the access log takes entries, and otherwise
 // why not: a journal that could not be written refuses every entry, so
 // every verification, login and access decision fails, until the

@@ -74,8 +74,9 @@ type jrec struct {
 }
 
 type journal struct {
-	dir string
-	log *slog.Logger
+	dir     string
+	log     *slog.Logger
+	observe func(time.Duration) // each sync's duration, if set
 
 	mu      sync.Mutex
 	queue   []*jrec // offered, not yet written
@@ -108,12 +109,13 @@ type journal struct {
 
 // openJournal replays dir's records into store and returns the journal,
 // with its writer and applier running. onApplied runs after each applied
-// batch with the number of its last record.
-func openJournal(ctx context.Context, dir string, store kv.Store, log *slog.Logger, onApplied func(lsn uint64)) (*journal, error) {
+// batch with the number of its last record; observe, if set, receives
+// each sync's duration.
+func openJournal(ctx context.Context, dir string, store kv.Store, log *slog.Logger, onApplied func(lsn uint64), observe func(time.Duration)) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: journal: %w", err)
 	}
-	j := &journal{dir: dir, log: log, appliedCh: make(chan struct{}), wake: make(chan struct{}, 1), synced: make(chan struct{}, 1),
+	j := &journal{dir: dir, log: log, observe: observe, appliedCh: make(chan struct{}), wake: make(chan struct{}, 1), synced: make(chan struct{}, 1),
 		applyWake: make(chan struct{}, 1), hurry: make(chan struct{}, 1), wrote: make(chan struct{}), appDone: make(chan struct{}), segSize: segmentSize}
 	last, err := j.replay(ctx, store)
 	if err != nil {
@@ -369,7 +371,11 @@ func (j *journal) waitSyncs() {
 // sync syncs f, to which the records up to last are written, and then
 // answers the records it made durable.
 func (j *journal) sync(f *os.File, last uint64) {
+	start := time.Now()
 	err := f.Sync()
+	if j.observe != nil {
+		j.observe(time.Since(start))
+	}
 	j.mu.Lock()
 	j.inflight--
 	var done []*jrec

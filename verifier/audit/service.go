@@ -61,6 +61,11 @@ type Options struct {
 	// writes, such as an embedded bbolt file: the patients' chain heads
 	// are then kept in memory until stored.
 	Journal string
+	// ObserveSync, if set, receives the duration of each journal sync,
+	// which every entry waits for: the first thing to look at when
+	// verifications slow down. It runs on the journal's sync goroutine
+	// and must be quick.
+	ObserveSync func(time.Duration)
 }
 
 // Service is the access log.
@@ -134,7 +139,7 @@ func New(store kv.Store, ledger Appender, opts Options) (*Service, error) {
 	if opts.Journal != "" {
 		s.heads = map[string]memHead{}
 		var err error
-		if s.j, err = openJournal(context.Background(), opts.Journal, store, s.log, s.storedHeads); err != nil {
+		if s.j, err = openJournal(context.Background(), opts.Journal, store, s.log, s.storedHeads, opts.ObserveSync); err != nil {
 			return nil, err
 		}
 	}
