@@ -250,6 +250,8 @@ func TestPaths(t *testing.T) {
 		"/oidc/clients/{id}":                     {"DELETE", "GET"},
 		"/oidc/.well-known/openid-configuration": {"GET", "OPTIONS"},
 		"/oidc/jwks":                             {"GET", "OPTIONS"},
+		"/oidc/keys":                             {"GET"},
+		"/oidc/keys/rotate":                      {"POST"},
 		"/oidc/authorize":                        {"GET", "POST"},
 		"/oidc/authorize/{txn}/status":           {"GET"},
 		"/oidc/authorize/{txn}/complete":         {"GET"},

@@ -39,7 +39,7 @@ func (a *App) openOIDC(ctx context.Context, mk keys.MasterKey) error {
 		return err
 	}
 	a.OIDC, err = oidc.New(a.Store, sealer, oidc.Options{
-		BaseURL: a.Config.BaseURL, SigningKey: k, KeyID: k.Thumbprint(), PairwiseSecret: secret,
+		BaseURL: a.Config.BaseURL, SigningKey: k, KeyID: k.Thumbprint(), Keystore: a.Keys, PairwiseSecret: secret,
 		Presentations: oidc.OpenID4VP{Sessions: a.Presentations}, Logger: a.Log,
 		OnLogin: a.recordLogin,
 	})

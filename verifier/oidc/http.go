@@ -19,6 +19,8 @@ import (
 //	POST   /oidc/clients                           admin    register a client (201, secret shown once)
 //	GET    /oidc/clients/:id                       admin    a client, without secret
 //	DELETE /oidc/clients/:id                       admin    remove a client (204)
+//	GET    /oidc/keys                              admin    the published signing keys and their states
+//	POST   /oidc/keys/rotate                       admin    a new signing key: published now, signing 6 minutes later (201)
 //	GET    /oidc/.well-known/openid-configuration  public   discovery
 //	GET    /oidc/jwks                              public   the ID token signing key
 //	GET    /oidc/authorize  (and POST, form)       browser  start a sign-in: the QR code page
@@ -63,13 +65,37 @@ func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 		return c.NoContent(http.StatusNoContent)
 	}, admin)
 
+	g.GET(PathKeys, func(c echo.Context) error {
+		ks, err := p.SigningKeys(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, map[string]any{"keys": ks})
+	}, admin)
+	g.POST(PathKeys+"/rotate", func(c echo.Context) error {
+		k, err := p.RotateSigningKey(c.Request().Context())
+		switch {
+		case errors.Is(err, ErrRotationPending), errors.Is(err, ErrNoKeystore):
+			return httpx.Conflict(err.Error())
+		case err != nil:
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusCreated, k)
+	}, admin)
+
 	g.GET(PathDiscovery, func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "public, max-age=300")
 		return c.JSON(http.StatusOK, p.Metadata())
 	}, publicCORS)
 	g.GET(PathJWKS, func(c echo.Context) error {
+		b, err := p.JWKS(c.Request().Context())
+		if err != nil {
+			return err
+		}
 		c.Response().Header().Set("Cache-Control", "public, max-age=300")
-		return c.Blob(http.StatusOK, "application/jwk-set+json", p.jwks)
+		return c.Blob(http.StatusOK, "application/jwk-set+json", b)
 	}, publicCORS)
 	for path, methods := range map[string]string{PathDiscovery: "GET", PathJWKS: "GET", PathToken: "POST", PathUserInfo: "GET, POST"} {
 		g.OPTIONS(path, preflight(methods), publicCORS)

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
-
 	"github.com/medid/medid/internal/keys"
 	"github.com/medid/medid/internal/kv"
 )
@@ -33,16 +31,20 @@ const (
 	PathUserInfo  = PathPrefix + "/userinfo"
 	PathJWKS      = PathPrefix + "/jwks"
 	PathClients   = PathPrefix + "/clients"
+	PathKeys      = PathPrefix + "/keys"
 )
 
 // Options configure a Provider.
 type Options struct {
 	// BaseURL is the public URL the routes are served under. Required.
 	BaseURL string
-	// SigningKey signs ID tokens; it must be an ES256 key. KeyID is its
-	// kid in the JWKS. Both required.
+	// SigningKey signs ID tokens until a rotation (RotateSigningKey); it
+	// must be an ES256 key. KeyID is its kid in the JWKS. Both required.
 	SigningKey *keys.PrivateKey
 	KeyID      string
+	// Keystore keeps the keys RotateSigningKey makes; without it the
+	// signing key does not rotate.
+	Keystore SigningKeystore
 	// PairwiseSecret keys the pairwise subject identifiers: at least 32
 	// bytes, kept for as long as the subjects must stay stable. Required.
 	PairwiseSecret []byte
@@ -116,7 +118,8 @@ type Provider struct {
 	sealer *keys.Sealer
 	issuer string
 	secure bool // the issuer is https: cookies are Secure
-	jwks   []byte
+	// signing holds the ID token signing keys (see signing.go).
+	signing signingKeys
 }
 
 // New returns a Provider over store; sealer encrypts sign-ins, codes and
@@ -130,16 +133,7 @@ func New(store kv.Store, sealer *keys.Sealer, opts Options) (*Provider, error) {
 	}
 	p := &Provider{opt: opts, store: store, sealer: sealer, issuer: opts.BaseURL + PathPrefix,
 		secure: strings.HasPrefix(opts.BaseURL, "https:")}
-	pub, err := opts.SigningKey.PublicJWK()
-	if err != nil {
-		return nil, err
-	}
-	for name, v := range map[string]any{jwk.KeyIDKey: opts.KeyID, jwk.KeyUsageKey: "sig"} {
-		if err := pub.Set(name, v); err != nil {
-			return nil, err
-		}
-	}
-	if p.jwks, err = json.Marshal(map[string]any{"keys": []any{pub}}); err != nil {
+	if _, err := p.keys(context.Background(), true); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -148,8 +142,12 @@ func New(store kv.Store, sealer *keys.Sealer, opts Options) (*Provider, error) {
 // Issuer is the provider's issuer identifier, BaseURL + "/oidc".
 func (p *Provider) Issuer() string { return p.issuer }
 
-// JWKS is the JSON Web Key Set with the ID token signing key.
-func (p *Provider) JWKS() []byte { return p.jwks }
+// JWKS is the JSON Web Key Set: the key that signs ID tokens now, the
+// next one after a rotation, and a replaced one while tokens it signed
+// may still be checked.
+func (p *Provider) JWKS(ctx context.Context) ([]byte, error) {
+	return p.jwksAt(ctx, p.opt.Now())
+}
 
 // Metadata is the OpenID Provider metadata (OpenID Connect Discovery 1.0
 // section 3).

@@ -71,7 +71,7 @@ func (p *Provider) Token(ctx context.Context, req *TokenRequest) (*TokenResponse
 	if err := p.store.Put(ctx, codeUsedPrefix+codeHash, []byte(atHash), p.opt.AccessTokenTTL); err != nil {
 		return nil, err
 	}
-	idt, err := p.idToken(&g, at, now)
+	idt, err := p.idToken(ctx, &g, at, now)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func pkceMatches(verifier, challenge string) bool {
 }
 
 // idToken signs the ID token of g (ES256, typ JWT, kid of the JWKS).
-func (p *Provider) idToken(g *grant, accessToken string, now time.Time) (string, error) {
+func (p *Provider) idToken(ctx context.Context, g *grant, accessToken string, now time.Time) (string, error) {
 	claims := map[string]any{}
 	for k, v := range g.Claims {
 		claims[k] = v
@@ -142,13 +142,17 @@ func (p *Provider) idToken(g *grant, accessToken string, now time.Time) (string,
 	if err != nil {
 		return "", err
 	}
+	key, kid, err := p.signingKey(ctx, now)
+	if err != nil {
+		return "", err
+	}
 	hdr := jws.NewHeaders()
-	for k, v := range map[string]any{jws.KeyIDKey: p.opt.KeyID, jws.TypeKey: "JWT"} {
+	for k, v := range map[string]any{jws.KeyIDKey: kid, jws.TypeKey: "JWT"} {
 		if err := hdr.Set(k, v); err != nil {
 			return "", err
 		}
 	}
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256(), p.opt.SigningKey.Signer(), jws.WithProtectedHeaders(hdr)))
+	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256(), key.Signer(), jws.WithProtectedHeaders(hdr)))
 	if err != nil {
 		return "", err
 	}
