@@ -14,7 +14,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/medid/medid/internal/keys"
+	"github.com/medid/medid/internal/kv"
 	"github.com/medid/medid/internal/kv/boltkv"
+	"github.com/medid/medid/internal/kv/kvtest"
+	"github.com/medid/medid/internal/kv/rediskv"
 	"github.com/medid/medid/verifier/oidc"
 )
 
@@ -29,6 +32,21 @@ func TestSigningKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	testSigningKeyRotation(t, store)
+}
+
+// TestSigningKeyRotationOnRedis: the same over real Redis, the store
+// instances share (skipped when Redis is down, except in CI).
+func TestSigningKeyRotationOnRedis(t *testing.T) {
+	store, err := rediskv.Open(kvtest.RedisURL(t), "medid-oidc-test:"+randString()+":")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	testSigningKeyRotation(t, store)
+}
+
+func testSigningKeyRotation(t *testing.T, store kv.Store) {
 	mk, _, err := keys.LoadMasterKey(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)), "")
 	if err != nil {
 		t.Fatal(err)
