@@ -122,14 +122,6 @@ func newMetrics(a *App) *metrics {
 // requests: the access log's journal syncs and health, its commitments
 // waiting for the ledger, and the ledger's appends.
 func (a *App) accessLogMetrics() []prometheus.Collector {
-	ledgerStat := func(f func(ledger.Stats) float64) func() float64 {
-		return func() float64 {
-			if a.Ledger == nil {
-				return 0
-			}
-			return f(a.Ledger.Stats())
-		}
-	}
 	cs := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "medid_audit_commitments_pending", Help: "Access-log commitments queued for the ledger or being appended.",
@@ -142,18 +134,28 @@ func (a *App) accessLogMetrics() []prometheus.Collector {
 			}
 			return 1
 		}),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "medid_ledger_appended_total", Help: "Entries appended to the ledger.",
-		}, ledgerStat(func(s ledger.Stats) float64 { return float64(s.Appended) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "medid_ledger_append_errors_total", Help: "Ledger appends that failed.",
-		}, ledgerStat(func(s ledger.Stats) float64 { return float64(s.AppendErrors) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "medid_ledger_pushbacks_total", Help: "Ledger appends refused because too many were in flight.",
-		}, ledgerStat(func(s ledger.Stats) float64 { return float64(s.Pushbacks) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "medid_ledger_appends_outstanding", Help: "Ledger appends queued or being sequenced.",
-		}, ledgerStat(func(s ledger.Stats) float64 { return float64(s.Outstanding) })),
+	}
+	for _, m := range []struct {
+		name, help string
+		counter    bool
+		value      func(ledger.Stats) uint64
+	}{
+		{"medid_ledger_appended_total", "Entries appended to the ledger.", true, func(s ledger.Stats) uint64 { return s.Appended }},
+		{"medid_ledger_append_errors_total", "Ledger appends that failed.", true, func(s ledger.Stats) uint64 { return s.AppendErrors }},
+		{"medid_ledger_pushbacks_total", "Ledger appends refused because too many were in flight.", true, func(s ledger.Stats) uint64 { return s.Pushbacks }},
+		{"medid_ledger_appends_outstanding", "Ledger appends queued or being sequenced.", false, func(s ledger.Stats) uint64 { return uint64(max(s.Outstanding, 0)) }},
+	} {
+		f := func() float64 {
+			if a.Ledger == nil {
+				return 0
+			}
+			return float64(m.value(a.Ledger.Stats()))
+		}
+		if m.counter {
+			cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, f))
+		} else {
+			cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.name, Help: m.help}, f))
+		}
 	}
 	if a.journalSync != nil {
 		cs = append(cs, a.journalSync)
