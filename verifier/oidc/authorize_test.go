@@ -288,6 +288,10 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	if h.Get("Content-Type") != "application/jwk-set+json" {
 		t.Errorf("content type %q", h.Get("Content-Type"))
 	}
+	// Key rotation times its steps by this max-age (openapi.yaml says 300).
+	if cc := h.Get("Cache-Control"); cc != "public, max-age=300" {
+		t.Errorf("JWKS Cache-Control %q", cc)
+	}
 }
 
 func TestGarbageNever500(t *testing.T) {

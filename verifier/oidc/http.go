@@ -86,7 +86,7 @@ func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 	}, admin)
 
 	g.GET(PathDiscovery, func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "public, max-age=300")
+		c.Response().Header().Set("Cache-Control", jwksCacheControl)
 		return c.JSON(http.StatusOK, p.Metadata())
 	}, publicCORS)
 	g.GET(PathJWKS, func(c echo.Context) error {
@@ -94,7 +94,7 @@ func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 		if err != nil {
 			return err
 		}
-		c.Response().Header().Set("Cache-Control", "public, max-age=300")
+		c.Response().Header().Set("Cache-Control", jwksCacheControl)
 		return c.Blob(http.StatusOK, "application/jwk-set+json", b)
 	}, publicCORS)
 	for path, methods := range map[string]string{PathDiscovery: "GET", PathJWKS: "GET", PathToken: "POST", PathUserInfo: "GET, POST"} {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -36,16 +37,20 @@ type SigningKeystore interface {
 // Rotation timing.
 const (
 	// activationDelay is how long a new key is published before it signs:
-	// the JWKS max-age (300 s), one keyRefresh and a margin.
-	activationDelay = 6 * time.Minute
+	// the JWKS max-age, one keyRefresh and a margin (6 minutes).
+	activationDelay = jwksMaxAge + time.Minute
 	// keyRefresh is how often an instance reloads the list of keys.
 	keyRefresh = 10 * time.Second
 	// retireMargin is added to the ID token lifetime and the JWKS max-age
 	// to keep a replaced key published.
 	retireMargin = time.Minute
-	// jwksMaxAge is the Cache-Control max-age of discovery and the JWKS.
+	// jwksMaxAge is the Cache-Control max-age of discovery and the JWKS
+	// (jwksCacheControl); rotation times its steps by it.
 	jwksMaxAge = 5 * time.Minute
 )
+
+// jwksCacheControl is the Cache-Control of discovery and the JWKS.
+var jwksCacheControl = "public, max-age=" + strconv.Itoa(int(jwksMaxAge/time.Second))
 
 // signingKeysKey is the store key of the list of rotated signing keys.
 const signingKeysKey = "oidc/signing-keys"
