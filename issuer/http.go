@@ -19,7 +19,8 @@ const maxFormBody = 64 << 10
 // Register adds the issuer's routes to e: the admin offer API (behind
 // admin: create, approve a deferred offer), the public offer-by-reference,
 // metadata, token, nonce, credential, deferred credential and notification
-// endpoints. validate checks offer claims per configuration.
+// endpoints, which answer CORS requests from any origin (walletCORS).
+// validate checks offer claims per configuration.
 func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate ClaimsValidator) {
 	e.POST("/issuer/offers", func(c echo.Context) error {
 		var req OfferRequest
@@ -63,7 +64,7 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.Blob(http.StatusOK, "application/json", b)
-	})
+	}, walletCORS)
 	qr := func(render func(string) ([]byte, error), ctype string) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			link, err := s.OfferLink(c.Request().Context(), c.Param("id"))
@@ -100,7 +101,7 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 			return nil, err
 		}
 		return noContent{}, nil
-	}))
+	}), walletCORS)
 	e.GET("/.well-known/jwt-vc-issuer", func(c echo.Context) error {
 		if s.opt.Keys == nil {
 			return httpx.NotFound("no JWT VC issuer metadata")
@@ -117,13 +118,13 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 			return err
 		}
 		return c.JSON(http.StatusOK, map[string]any{"issuer": s.opt.CredentialIssuer, "jwks": map[string]any{"keys": []any{jwk}}})
-	})
+	}, walletCORS)
 	e.GET("/.well-known/openid-credential-issuer", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, s.Metadata())
-	})
+	}, walletCORS)
 	e.GET("/.well-known/oauth-authorization-server", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, s.AuthorizationServerMetadata())
-	})
+	}, walletCORS)
 	e.POST("/token", s.oauth(func(c echo.Context) (any, error) {
 		if err := requireForm(c.Request()); err != nil {
 			return nil, err
@@ -132,14 +133,14 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 			return nil, invalidRequest("malformed form body")
 		}
 		return s.Token(c.Request().Context(), c.Request().PostForm, s.dpopInput(c, "/token"))
-	}))
+	}), walletCORS)
 	e.POST("/nonce", s.oauth(func(c echo.Context) (any, error) {
 		n, err := s.Nonce(c.Request().Context())
 		if err != nil {
 			return nil, err
 		}
 		return map[string]string{"c_nonce": n}, nil
-	}))
+	}), walletCORS)
 	e.POST("/credential", s.oauth(func(c echo.Context) (any, error) {
 		a, err := s.Authorize(c.Request().Context(), s.presented(c, "/credential"))
 		if err != nil {
@@ -151,7 +152,7 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 			return nil, oauthErr(CodeInvalidCredentialRequest, http.StatusBadRequest, "%s", he.Detail)
 		}
 		return s.Credential(c.Request().Context(), a, &req)
-	}))
+	}), walletCORS)
 	e.POST("/deferred_credential", s.oauth(func(c echo.Context) (any, error) {
 		a, err := s.Authorize(c.Request().Context(), s.presented(c, "/deferred_credential"))
 		if err != nil {
@@ -166,8 +167,20 @@ func (s *Service) Register(e *echo.Group, admin echo.MiddlewareFunc, validate Cl
 			return nil, oauthErr(CodeInvalidCredentialRequest, http.StatusBadRequest, "%s", httpx.AsError(err).Detail)
 		}
 		return s.DeferredCredential(c.Request().Context(), a, req.TransactionID)
-	}))
+	}), walletCORS)
+	for _, path := range []string{"/token", "/nonce", "/credential", "/deferred_credential", "/notification"} {
+		e.OPTIONS(path, httpx.Preflight("POST", "Authorization, Content-Type, DPoP"), walletCORS)
+	}
 }
+
+// walletCORS opens the wallet-facing endpoints (offer by reference,
+// metadata, token, nonce, credential, deferred credential, notification)
+// to browser-based wallets of any origin, and the SD-JWT VC issuer
+// metadata to browser-based verifiers (httpx.PublicCORS): none reads
+// a cookie; the pre-authorized code, the access token and its DPoP proof
+// authorize a request. The token and DPoP nonce challenges are readable.
+// The admin offer API and the QR codes answer no CORS requests.
+var walletCORS = httpx.PublicCORS("WWW-Authenticate, DPoP-Nonce")
 
 // noContent is a handler result answered with 204 and no body.
 type noContent struct{}

@@ -64,8 +64,10 @@ func (s *Status) Register(e *echo.Group, admin echo.MiddlewareFunc) {
 		}
 		return c.JSON(http.StatusOK, r)
 	}, admin)
-	e.GET("/status/token/:id", serveList(s.TokenList, tokenlist.MediaType))
-	e.GET("/status/bitstring/:id", serveList(s.BitstringCredential, "application/vc+jwt"))
+	// Status lists are public documents that any verifier fetches,
+	// browser-based ones included.
+	e.GET("/status/token/:id", serveList(s.TokenList, tokenlist.MediaType), httpx.PublicCORS(""))
+	e.GET("/status/bitstring/:id", serveList(s.BitstringCredential, "application/vc+jwt"), httpx.PublicCORS(""))
 }
 
 // serveList serves a signed status list with its ETag. Verifiers cache by

@@ -51,6 +51,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/medid/medid/did"
+	"github.com/medid/medid/internal/httpx"
 )
 
 // Media types of the binding.
@@ -66,9 +67,12 @@ const (
 // Register registers the DID resolution routes on g:
 //
 //	GET /1.0/identifiers/:did
+//
+// Resolution is public and answers CORS requests from any origin, so
+// that browser-based wallets and verifiers resolve DIDs too.
 func Register(g *echo.Group, r *did.Resolver) {
 	h := &handler{r: r}
-	g.GET("/1.0/identifiers/:did", h.identifiers)
+	g.GET("/1.0/identifiers/:did", h.identifiers, httpx.PublicCORS(""))
 }
 
 type handler struct {

@@ -239,6 +239,7 @@ func (a *App) keyFor(ctx context.Context, didStr string, alg keys.Algorithm) (is
 // to: SD-JWT VC type metadata at each vct, JSON Schemas, the JSON-LD context.
 func (a *App) registerCredentialDocuments(e *echo.Echo) {
 	cache := func(c echo.Context) { c.Response().Header().Set("Cache-Control", "public, max-age=3600") }
+	cors := httpx.PublicCORS("") // public documents, read by wallets and verifiers in browsers too
 	e.GET("/vct/:type", func(c echo.Context) error {
 		b := health.TypeMetadata(c.Param("type"), a.Config.BaseURL)
 		if b == nil {
@@ -246,7 +247,7 @@ func (a *App) registerCredentialDocuments(e *echo.Echo) {
 		}
 		cache(c)
 		return c.Blob(http.StatusOK, "application/json", b)
-	})
+	}, cors)
 	e.GET("/schemas/:file", func(c echo.Context) error {
 		name, ok := strings.CutSuffix(c.Param("file"), ".json")
 		b := health.Schema(name)
@@ -255,9 +256,9 @@ func (a *App) registerCredentialDocuments(e *echo.Echo) {
 		}
 		cache(c)
 		return c.Blob(http.StatusOK, "application/schema+json", b)
-	})
+	}, cors)
 	e.GET(health.ContextPath, func(c echo.Context) error {
 		cache(c)
 		return c.Blob(http.StatusOK, "application/ld+json", health.JSONLDContext())
-	})
+	}, cors)
 }

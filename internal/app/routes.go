@@ -49,8 +49,9 @@ func (a *App) routes() *echo.Echo {
 	e.GET("/openapi.yaml", echo.WrapHandler(openapi.Handler()))
 
 	lh := http.StripPrefix("/ledger", ledger.Handler(a.Ledger))
-	e.GET("/ledger/*", echo.WrapHandler(lh))
-	e.HEAD("/ledger/*", echo.WrapHandler(lh))
+	// Anyone may audit the ledger, from a browser too.
+	e.GET("/ledger/*", echo.WrapHandler(lh), httpx.PublicCORS(""))
+	e.HEAD("/ledger/*", echo.WrapHandler(lh), httpx.PublicCORS(""))
 
 	root := e.Group("")
 	didhttp.Register(root, a.Resolver)

@@ -190,28 +190,13 @@ func (p *Provider) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 // userinfo from the browser (OAuth 2.0 for Browser-Based Applications).
 // None of these endpoints reads a cookie; the code with its PKCE
 // verifier, the client's credentials or the access token authorize a
-// request, wherever it comes from. So the origin is "*" and
-// credentialed (cookie) requests are not allowed.
-func publicCORS(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
-		return next(c)
-	}
-}
+// request, wherever it comes from (see httpx.PublicCORS).
+var publicCORS = httpx.PublicCORS("WWW-Authenticate")
 
 // preflight answers a CORS preflight (OPTIONS) of a publicCORS endpoint
 // that serves methods.
 func preflight(methods string) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Allow", methods+", OPTIONS")
-		h.Set("Access-Control-Allow-Methods", methods)
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-		h.Set("Access-Control-Max-Age", "600")
-		return c.NoContent(http.StatusNoContent)
-	}
+	return httpx.Preflight(methods, "Authorization, Content-Type")
 }
 
 // token decodes, validates and answers a token request.

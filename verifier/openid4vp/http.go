@@ -23,6 +23,9 @@ import (
 //	GET  /verifier/requests/:rid             public  signed request object
 //	POST /verifier/requests/:rid             public  same, request_uri_method=post
 //	POST /verifier/responses/:rid            public  the wallet's response (direct_post, direct_post.jwt)
+//
+// The request and response URIs answer CORS requests from any origin,
+// and their preflights (walletCORS), for browser-based wallets.
 func (s *Service) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 	g.POST(PathSessions, func(c echo.Context) error {
 		var req SessionRequest
@@ -94,7 +97,7 @@ func (s *Service) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.Blob(http.StatusOK, ContentTypeRequestObject, []byte(jwt))
 	}
-	g.GET(PathRequests+"/:rid", func(c echo.Context) error { return requestObject(c, nil) })
+	g.GET(PathRequests+"/:rid", func(c echo.Context) error { return requestObject(c, nil) }, walletCORS)
 	g.POST(PathRequests+"/:rid", func(c echo.Context) error {
 		body, err := httpx.ReadForm(c.Request(), 32<<10)
 		if err != nil {
@@ -105,7 +108,7 @@ func (s *Service) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 			return s.walletError(c, invalidRequest("malformed form body"))
 		}
 		return requestObject(c, &WalletRequest{WalletNonce: form.Get("wallet_nonce"), WalletMetadata: form.Get("wallet_metadata")})
-	})
+	}, walletCORS)
 	g.POST(PathResponses+"/:rid", func(c echo.Context) error {
 		body, err := httpx.ReadForm(c.Request(), MaxResponseBody)
 		if err != nil {
@@ -117,8 +120,17 @@ func (s *Service) Register(g *echo.Group, admin echo.MiddlewareFunc) {
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, reply)
-	})
+	}, walletCORS)
+	for path, methods := range map[string]string{PathRequests + "/:rid": "GET, POST", PathResponses + "/:rid": "POST"} {
+		g.OPTIONS(path, httpx.Preflight(methods, "Content-Type"), walletCORS)
+	}
 }
+
+// walletCORS opens the request URI and the response URI to browser-based
+// wallets of any origin (httpx.PublicCORS): neither reads a cookie; the
+// unguessable request id and the signed, nonce-bound response authorize
+// a request.
+var walletCORS = httpx.PublicCORS("")
 
 // walletError renders err as an OAuth error response; an error that is
 // not an *Error is logged and answered as server_error.
