@@ -9,7 +9,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -452,7 +451,7 @@ func (s *Status) commit(ctx context.Context, prefix, listID string) error {
 }
 
 // Records lists issuance records, optionally only those at a status list
-// index (index < 0: all), ordered by issue time. At an index it reads
+// index (index < 0: all), ordered by issue time, then id. At an index it reads
 // only the records the position index names, once the store is indexed
 // (IndexRecords).
 func (s *Status) Records(ctx context.Context, index int) ([]Record, error) {
@@ -479,8 +478,87 @@ func (s *Status) Records(ctx context.Context, index int) ([]Record, error) {
 		}
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].IssuedAt.Before(out[j].IssuedAt) })
+	slices.SortFunc(out, compareRecords)
 	return out, err
+}
+
+// compareRecords orders records by issue time, then id: the order of
+// Records and of the pages of RecordsPage.
+func compareRecords(a, b Record) int {
+	if c := a.IssuedAt.Compare(b.IssuedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// MaxRecordsLimit bounds the records of one page of RecordsPage, and
+// DefaultRecordsLimit is a page's size when the caller gives none.
+const (
+	MaxRecordsLimit     = 1000
+	DefaultRecordsLimit = 100
+)
+
+// ErrBadCursor is returned for a cursor that is not a next cursor this
+// issuer gave.
+var ErrBadCursor = errors.New("issuer: the cursor is not one this server gave")
+
+// RecordPage is a page of issuance records; NextCursor, when not empty,
+// asks for the next one.
+type RecordPage struct {
+	Records    []Record
+	NextCursor string
+}
+
+// RecordsPage returns up to limit (1 to MaxRecordsLimit) of the records
+// Records returns for index, those after cursor ("" for the first page),
+// in the same order. A record issued while a client pages comes in a
+// later page, as its issue time is later.
+func (s *Status) RecordsPage(ctx context.Context, index, limit int, cursor string) (RecordPage, error) {
+	if limit < 1 || limit > MaxRecordsLimit {
+		return RecordPage{}, fmt.Errorf("issuer: page limit %d not in 1..%d", limit, MaxRecordsLimit)
+	}
+	var after Record
+	if cursor != "" {
+		var err error
+		if after, err = parseRecordCursor(cursor); err != nil {
+			return RecordPage{}, err
+		}
+	}
+	all, err := s.Records(ctx, index)
+	if err != nil {
+		return RecordPage{}, err
+	}
+	start := 0
+	if cursor != "" {
+		start, _ = slices.BinarySearchFunc(all, after, compareRecords)
+		if start < len(all) && compareRecords(all[start], after) == 0 {
+			start++
+		}
+	}
+	page := RecordPage{Records: all[start:min(start+limit, len(all))]}
+	if start+limit < len(all) {
+		last := page.Records[len(page.Records)-1]
+		page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(last.IssuedAt.Format(time.RFC3339Nano) + " " + last.ID))
+	}
+	return page, nil
+}
+
+// parseRecordCursor reads a next cursor back into the issue time and id
+// of the last record of its page.
+func parseRecordCursor(cursor string) (Record, error) {
+	if len(cursor) > 300 {
+		return Record{}, ErrBadCursor
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return Record{}, ErrBadCursor
+	}
+	at, id, ok := strings.Cut(string(b), " ")
+	t, terr := time.Parse(time.RFC3339Nano, at)
+	if !ok || terr != nil || id == "" {
+		return Record{}, ErrBadCursor
+	}
+	return Record{IssuedAt: t, ID: id}, nil
 }
 
 // recordsAt reads the records the position index names at index.
@@ -512,7 +590,7 @@ func (s *Status) recordsAt(ctx context.Context, index int) ([]Record, error) {
 			out = append(out, r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].IssuedAt.Before(out[j].IssuedAt) })
+	slices.SortFunc(out, compareRecords)
 	return out, nil
 }
 

@@ -26,14 +26,41 @@ func (s *Status) Register(e *echo.Group, admin echo.MiddlewareFunc) {
 			}
 			idx = n
 		}
-		recs, err := s.Records(c.Request().Context(), idx)
+		q := c.QueryParams()
+		if !q.Has("limit") && !q.Has("cursor") {
+			// Unpaged, as before paging existed: every record.
+			recs, err := s.Records(c.Request().Context(), idx)
+			if err != nil {
+				return err
+			}
+			if recs == nil {
+				recs = []Record{}
+			}
+			return c.JSON(http.StatusOK, map[string]any{"credentials": recs})
+		}
+		limit := DefaultRecordsLimit
+		if v := q.Get("limit"); q.Has("limit") {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > MaxRecordsLimit {
+				return httpx.BadRequest("limit", "must be an integer from 1 to "+strconv.Itoa(MaxRecordsLimit))
+			}
+			limit = n
+		}
+		page, err := s.RecordsPage(c.Request().Context(), idx, limit, q.Get("cursor"))
+		if errors.Is(err, ErrBadCursor) {
+			return httpx.BadRequest("cursor", "not a next_cursor this server gave")
+		}
 		if err != nil {
 			return err
 		}
-		if recs == nil {
-			recs = []Record{}
+		out := map[string]any{"credentials": page.Records}
+		if page.Records == nil {
+			out["credentials"] = []Record{}
 		}
-		return c.JSON(http.StatusOK, map[string]any{"credentials": recs})
+		if page.NextCursor != "" {
+			out["next_cursor"] = page.NextCursor
+		}
+		return c.JSON(http.StatusOK, out)
 	}, admin)
 	e.POST("/issuer/credentials/:id/status", func(c echo.Context) error {
 		var req struct {
