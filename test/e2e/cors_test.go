@@ -25,22 +25,8 @@ func TestWalletCORS(t *testing.T) {
 
 	send := func(base, method, path, origin string, hdr map[string]string, body string) (int, http.Header) {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if origin != "" {
-			req.Header.Set("Origin", origin)
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode, resp.Header
+		code, _, h := corsRequest(t, method, base+path, origin, hdr, body)
+		return code, h
 	}
 	preflight := map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"}
 	jsonBody := map[string]string{"Content-Type": "application/json"}
@@ -104,21 +90,7 @@ func TestPublicCORS(t *testing.T) {
 	const origin = "https://wallet.example"
 	send := func(method, path string, hdr map[string]string, body string) (int, string, http.Header) {
 		t.Helper()
-		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Origin", origin)
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
+		return corsRequest(t, method, srv.URL+path, origin, hdr, body)
 	}
 	open := func(what string, code, want int, h http.Header) {
 		t.Helper()
@@ -220,4 +192,28 @@ func jwtClaims(t *testing.T, jws string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// corsRequest sends a request as a script of origin ("" for none) would,
+// with the headers in hdr, and returns the answer's status, body and
+// headers.
+func corsRequest(t *testing.T, method, u, origin string, hdr map[string]string, body string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
 }
