@@ -502,11 +502,11 @@ const (
 // issuer gave.
 var ErrBadCursor = errors.New("issuer: the cursor is not one this server gave")
 
-// RecordPage is a page of issuance records; NextCursor, when not empty,
-// asks for the next one.
+// RecordPage is a page of issuance records, as GET /issuer/credentials
+// answers it; NextCursor, when not empty, asks for the next one.
 type RecordPage struct {
-	Records    []Record
-	NextCursor string
+	Records    []Record `json:"credentials"`
+	NextCursor string   `json:"next_cursor,omitempty"`
 }
 
 // RecordsPage returns up to limit (1 to MaxRecordsLimit) of the records

@@ -27,40 +27,32 @@ func (s *Status) Register(e *echo.Group, admin echo.MiddlewareFunc) {
 			idx = n
 		}
 		q := c.QueryParams()
+		var page RecordPage
+		var err error
 		if !q.Has("limit") && !q.Has("cursor") {
 			// Unpaged, as before paging existed: every record.
-			recs, err := s.Records(c.Request().Context(), idx)
-			if err != nil {
-				return err
+			page.Records, err = s.Records(c.Request().Context(), idx)
+		} else {
+			limit := DefaultRecordsLimit
+			if q.Has("limit") {
+				n, cerr := strconv.Atoi(q.Get("limit"))
+				if cerr != nil || n < 1 || n > MaxRecordsLimit {
+					return httpx.BadRequest("limit", "must be an integer from 1 to "+strconv.Itoa(MaxRecordsLimit))
+				}
+				limit = n
 			}
-			if recs == nil {
-				recs = []Record{}
-			}
-			return c.JSON(http.StatusOK, map[string]any{"credentials": recs})
+			page, err = s.RecordsPage(c.Request().Context(), idx, limit, q.Get("cursor"))
 		}
-		limit := DefaultRecordsLimit
-		if v := q.Get("limit"); q.Has("limit") {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > MaxRecordsLimit {
-				return httpx.BadRequest("limit", "must be an integer from 1 to "+strconv.Itoa(MaxRecordsLimit))
-			}
-			limit = n
-		}
-		page, err := s.RecordsPage(c.Request().Context(), idx, limit, q.Get("cursor"))
 		if errors.Is(err, ErrBadCursor) {
 			return httpx.BadRequest("cursor", "not a next_cursor this server gave")
 		}
 		if err != nil {
 			return err
 		}
-		out := map[string]any{"credentials": page.Records}
 		if page.Records == nil {
-			out["credentials"] = []Record{}
+			page.Records = []Record{}
 		}
-		if page.NextCursor != "" {
-			out["next_cursor"] = page.NextCursor
-		}
-		return c.JSON(http.StatusOK, out)
+		return c.JSON(http.StatusOK, page)
 	}, admin)
 	e.POST("/issuer/credentials/:id/status", func(c echo.Context) error {
 		var req struct {
